@@ -1,0 +1,76 @@
+#include "crix_err.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int crix_err_makev(struct crix_err **err, int errnum, const char *fmt, va_list ap)
+{
+	if (err == NULL)
+		return -1;
+	crix_err_free(err);
+	struct crix_err *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return -1;
+	char *text = NULL;
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	if (errnum != 0) {
+		char *full = NULL;
+		if (asprintf(&full, "%s: %s", text ? text : "", strerror(errnum)) < 0)
+			full = NULL;
+		free(text);
+		text = full;
+	}
+	e->errnum = errnum;
+	e->msg = text;
+	*err = e;
+	return -1;
+}
+
+int crix_err_make(struct crix_err **err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	crix_err_makev(err, errnum, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int crix_err_wrap(struct crix_err **err, const char *fmt, ...)
+{
+	if (err == NULL || *err == NULL)
+		return -1;
+	char *ctx = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&ctx, fmt, ap) < 0)
+		ctx = NULL;
+	va_end(ap);
+	if (ctx == NULL)
+		return -1;
+	char *full = NULL;
+	if (asprintf(&full, "%s: %s", ctx, (*err)->msg ? (*err)->msg : "") >= 0) {
+		free((*err)->msg);
+		(*err)->msg = full;
+	}
+	free(ctx);
+	return -1;
+}
+
+void crix_err_free(struct crix_err **err)
+{
+	if (err == NULL || *err == NULL)
+		return;
+	free((*err)->msg);
+	free(*err);
+	*err = NULL;
+}
+
+const char *crix_err_msg(const struct crix_err *err)
+{
+	if (err == NULL || err->msg == NULL)
+		return "unknown error";
+	return err->msg;
+}

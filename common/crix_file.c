@@ -1,0 +1,143 @@
+#include "crix_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crix_cleanup.h"
+
+int crix_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_parent_dir(const char *path)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	if (copy == NULL)
+		return -1;
+	_cleanup_close_ int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	return fsync(dfd);
+}
+
+int crix_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+			   struct crix_err **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+		return crix_err_make(err, ENOMEM, "write %s", path);
+	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return crix_err_make(err, errno, "create temp file for %s", path);
+	if (fchmod(fd, mode) < 0 || crix_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int saved = errno;
+		unlink(tmp);
+		return crix_err_make(err, saved, "write %s", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		int saved = errno;
+		unlink(tmp);
+		return crix_err_make(err, saved, "rename %s to %s", tmp, path);
+	}
+	if (fsync_parent_dir(path) < 0)
+		return crix_err_make(err, errno, "fsync directory of %s", path);
+	return 0;
+}
+
+int crix_read_file(const char *path, size_t max_len, char **data, size_t *len, struct crix_err **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return crix_err_make(err, errno, "open %s", path);
+	size_t cap = 4096, used = 0;
+	_cleanup_free_ char *buf = malloc(cap + 1);
+	if (buf == NULL)
+		return crix_err_make(err, ENOMEM, "read %s", path);
+	for (;;) {
+		if (used == cap) {
+			if (cap >= max_len)
+				return crix_err_make(err, EFBIG, "read %s: larger than %zu bytes", path, max_len);
+			size_t ncap = cap * 2 > max_len ? max_len : cap * 2;
+			char *nbuf = realloc(buf, ncap + 1);
+			if (nbuf == NULL)
+				return crix_err_make(err, ENOMEM, "read %s", path);
+			buf = nbuf;
+			cap = ncap;
+		}
+		ssize_t n = read(fd, buf + used, cap - used);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return crix_err_make(err, errno, "read %s", path);
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	buf[used] = '\0';
+	if (len != NULL)
+		*len = used;
+	*data = steal_ptr(buf);
+	return 0;
+}
+
+int crix_mkdir_p(const char *path, mode_t mode, struct crix_err **err)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	if (copy == NULL)
+		return crix_err_make(err, ENOMEM, "mkdir %s", path);
+	for (char *p = copy + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char saved = *p;
+		*p = '\0';
+		if (mkdir(copy, mode) < 0 && errno != EEXIST)
+			return crix_err_make(err, errno, "mkdir %s", copy);
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return crix_err_make(err, errno, "stat %s", path);
+	if (!S_ISDIR(st.st_mode))
+		return crix_err_make(err, ENOTDIR, "mkdir %s", path);
+	return 0;
+}
+
+static int remove_entry(const char *fpath, const struct stat *sb, int typeflag, struct FTW *ftwbuf)
+{
+	(void)sb;
+	(void)ftwbuf;
+	int rc = typeflag == FTW_DP ? rmdir(fpath) : unlink(fpath);
+	return rc < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int crix_remove_tree(const char *path, struct crix_err **err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : crix_err_make(err, errno, "stat %s", path);
+	if (nftw(path, remove_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
+		return crix_err_make(err, errno, "remove %s", path);
+	return 0;
+}
