@@ -19,8 +19,8 @@ def c_name(message):
     return out
 
 
-def main():
-    proto_path, out_dir = sys.argv[1], sys.argv[2]
+def parse(proto_path):
+    """[(path, name, server_streaming, request, response)] sorted by path, and the C prefix."""
     text = open(proto_path, encoding="utf-8").read()
     text = re.sub(r"//[^\n]*", "", text)
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
@@ -46,6 +46,12 @@ def main():
     if not methods:
         sys.exit("no rpc found in " + proto_path)
     methods.sort(key=lambda m: m[0].encode())
+    return methods, prefix
+
+
+def main():
+    proto_path, out_dir = sys.argv[1], sys.argv[2]
+    methods, prefix = parse(proto_path)
 
     with open(out_dir + "/cri_methods.h", "w", encoding="utf-8") as h:
         h.write(

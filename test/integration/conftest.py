@@ -50,7 +50,7 @@ def binary(*parts):
 class Crixd:
     """A crixd process on a private socket, root and runroot under tmp_path."""
 
-    def __init__(self, tmp_path, config_yaml="", args=()):
+    def __init__(self, tmp_path, config_yaml="", args=(), log_level="debug"):
         self.dir = str(tmp_path)
         self.socket = os.path.join(self.dir, "run", "crix.sock")
         self.root = os.path.join(self.dir, "root")
@@ -62,6 +62,7 @@ class Crixd:
             f.write(config_yaml)
         self.log_path = os.path.join(self.dir, "crixd.log")
         self.args = list(args)
+        self.log_level = log_level  # None: leave it to the config
         self.proc = None
         self.channel = None
 
@@ -73,8 +74,7 @@ class Crixd:
             "--listen", self.socket,
             "--root", self.root,
             "--runroot", self.runroot,
-            "--log-level", "debug",
-        ] + self.args
+        ] + (["--log-level", self.log_level] if self.log_level else []) + self.args
 
     def start(self, timeout=20):
         self.log = open(self.log_path, "ab")
@@ -156,8 +156,8 @@ def crixd_factory(tmp_path):
     did not exit cleanly (sanitizer reports, crashes) fails the test."""
     started = []
 
-    def make(config_yaml="", args=(), subdir="crixd"):
-        d = Crixd(tmp_path / subdir, config_yaml, args)
+    def make(config_yaml="", args=(), subdir="crixd", log_level="debug"):
+        d = Crixd(tmp_path / subdir, config_yaml, args, log_level)
         started.append(d)
         return d
 

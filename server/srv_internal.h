@@ -1,0 +1,43 @@
+/* crixd's gRPC front, internal to server/. */
+#ifndef CRIX_SRV_INTERNAL_H
+#define CRIX_SRV_INTERNAL_H
+
+#include <stddef.h>
+
+#include "cri_methods.h"
+#include "srv.h"
+
+/* Handlers bound to cri_methods[] by index (NULL = not implemented); generated. */
+extern const srv_unary_fn srv_handlers[CRI_METHODS_COUNT];
+
+/* Arena: many allocations, one free. Used as the protobuf-c allocator of a call. */
+struct srv_arena;
+struct srv_arena *srv_arena_new(void);
+void *srv_arena_alloc(struct srv_arena *a, size_t size);
+void srv_arena_free(struct srv_arena *a);
+ProtobufCAllocator srv_arena_allocator(struct srv_arena *a);
+
+/* Worker pool that grows while queued work exceeds idle workers, up to max_threads. */
+struct srv_pool;
+struct srv_pool *srv_pool_new(const char *name, unsigned max_threads);
+void srv_pool_submit(struct srv_pool *p, void (*fn)(void *), void *arg);
+/* Runs the queued work, then joins every worker. */
+void srv_pool_destroy(struct srv_pool *p);
+
+struct srv_server_opts {
+	const char *listen;       /* unix socket path */
+	uint64_t max_msg_size;    /* both directions */
+};
+
+struct srv_server;
+int srv_server_start(struct srv_daemon *d, const struct srv_server_opts *opts,
+		     struct srv_server **out, struct crix_err **err);
+/* Stops accepting, lets running calls finish within grace_ms, then cancels the rest. */
+void srv_server_stop(struct srv_server *s, int grace_ms);
+
+/* Config reference counting (srv_daemon.c). */
+struct srv_config *srv_config_new(struct crix_config *cfg);
+/* Installs a new config; the previous one is released when its last user is done. */
+void srv_daemon_set_config(struct srv_daemon *d, struct srv_config *c);
+
+#endif

@@ -1,0 +1,285 @@
+"""crixd's gRPC front: the foundation RPCs, error mapping, limits, socket, signals, config."""
+import json
+import os
+import signal
+import stat
+import subprocess
+import threading
+import time
+
+import grpc
+import pytest
+
+from conftest import IMAGE, RUNTIME, api, binary
+
+
+def raw_call(d, path, payload, timeout=10):
+    """Sends raw bytes as the request; returns the raw response bytes."""
+    stub = d.channel.unary_unary(path, request_serializer=None, response_deserializer=None)
+    return stub(payload, timeout=timeout)
+
+
+def status_config(d):
+    resp = d.runtime("Status", api.StatusRequest(verbose=True))
+    return json.loads(resp.info["config"])
+
+
+def test_version(crixd):
+    v = crixd.runtime("Version", api.VersionRequest(version="v1"))
+    assert (v.version, v.runtime_name, v.runtime_api_version) == ("0.1.0", "crix", "v1")
+    assert v.runtime_version == "0.1.0"
+
+
+def test_status_plain(crixd, tmp_path):
+    resp = crixd.runtime("Status")
+    conditions = {c.type: c for c in resp.status.conditions}
+    assert conditions["RuntimeReady"].status is True
+    net = conditions["NetworkReady"]
+    assert net.status is False
+    assert net.reason == "NetworkPluginNotReady"
+    assert "/etc/cni/net.d" in net.message or "cni" in net.message.lower()
+    assert dict(resp.info) == {}
+    names = [h.name for h in resp.runtime_handlers]
+    assert names == ["", "crix", "runc", "crun"]
+
+
+def test_status_network_ready_with_cni_config(crixd_factory, tmp_path):
+    cni = tmp_path / "cni"
+    cni.mkdir()
+    d = crixd_factory("network:\n  cni_config_dir: %s\n" % cni).start()
+    assert not {c.type: c.status for c in d.runtime("Status").status.conditions}["NetworkReady"]
+    (cni / "10-bridge.conflist").write_text('{"cniVersion": "1.0.0", "name": "x", "plugins": []}')
+    conditions = {c.type: c for c in d.runtime("Status").status.conditions}
+    assert conditions["NetworkReady"].status is True
+    assert conditions["NetworkReady"].reason == ""
+
+
+def test_status_verbose_has_effective_config(crixd):
+    config = status_config(crixd)
+    assert config["listen"] == crixd.socket
+    assert config["root"] == crixd.root
+    assert config["log_level"] == "debug"
+    assert config["runtime"]["default_handler"] == "crix"
+    assert config["grpc_max_msg_size"] == 16 * 1024 * 1024
+
+
+def test_runtime_config_cgroup_driver(crixd_factory):
+    d = crixd_factory().start()
+    assert d.runtime("RuntimeConfig").linux.cgroup_driver == api.CGROUPFS
+    s = crixd_factory("cgroup_manager: systemd\n", subdir="systemd").start()
+    assert s.runtime("RuntimeConfig").linux.cgroup_driver == api.SYSTEMD
+
+
+def test_update_runtime_config(crixd):
+    req = api.UpdateRuntimeConfigRequest(
+        runtime_config=api.RuntimeConfig(network_config=api.NetworkConfig(pod_cidr="10.88.0.0/16")))
+    crixd.runtime("UpdateRuntimeConfig", req)
+    assert "pod CIDR is now 10.88.0.0/16" in crixd.log_text()
+
+
+def test_unimplemented_method_named(crixd):
+    with pytest.raises(grpc.RpcError) as e:
+        crixd.runtime("CheckpointContainer", api.CheckpointContainerRequest(container_id="x"))
+    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert e.value.details() == "crix: CheckpointContainer is not implemented"
+
+
+def test_method_not_in_proto(crixd):
+    with pytest.raises(grpc.RpcError) as e:
+        raw_call(crixd, "/runtime.v1.RuntimeService/NoSuchMethod", b"")
+    assert e.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "NoSuchMethod" in e.value.details()
+
+
+def test_garbage_request_is_invalid_argument(crixd):
+    with pytest.raises(grpc.RpcError) as e:
+        raw_call(crixd, "/%s/Version" % RUNTIME, b"\xff\xff\xff\xff\x0f garbage")
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "Version" in e.value.details()
+    # Still serving.
+    assert crixd.runtime("Version").runtime_name == "crix"
+
+
+def test_oversized_request_is_resource_exhausted(crixd):
+    big = api.VersionRequest(version="x" * (17 * 1024 * 1024))
+    with pytest.raises(grpc.RpcError) as e:
+        crixd.runtime("Version", big)
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert crixd.runtime("Version").runtime_name == "crix"
+
+
+def test_max_message_size_is_configurable(crixd_factory):
+    d = crixd_factory("grpc_max_msg_size: 33554432\n").start()
+    resp = d.runtime("Version", api.VersionRequest(version="x" * (17 * 1024 * 1024)))
+    assert resp.runtime_name == "crix"
+
+
+def test_200_concurrent_version_calls(crixd):
+    results, errors = [], []
+    futures = [crixd.channel.unary_unary(
+        "/%s/Version" % RUNTIME,
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=api.VersionResponse.FromString,
+    ).future(api.VersionRequest(), timeout=30) for _ in range(200)]
+    for f in futures:
+        try:
+            results.append(f.result())
+        except grpc.RpcError as e:
+            errors.append(e)
+    assert errors == []
+    assert len(results) == 200 and all(r.runtime_name == "crix" for r in results)
+
+
+def test_concurrent_calls_from_threads(crixd):
+    errors = []
+
+    def worker():
+        try:
+            for _ in range(50):
+                assert crixd.runtime("Status").status.conditions
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_image_service_methods_are_served(crixd):
+    # Every method of both services is routed; ones not built yet say so by name.
+    for method in ("ListImages", "ImageFsInfo"):
+        try:
+            crixd.image(method)
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.UNIMPLEMENTED
+            assert e.details() == "crix: %s is not implemented" % method
+
+
+def test_socket_mode_0660(crixd):
+    mode = stat.S_IMODE(os.stat(crixd.socket).st_mode)
+    assert mode == 0o660
+    assert stat.S_ISSOCK(os.stat(crixd.socket).st_mode)
+
+
+def test_socket_parent_dirs_created(crixd_factory, tmp_path):
+    d = crixd_factory()
+    d.socket = str(tmp_path / "deep" / "er" / "crix.sock")
+    d.start()
+    assert d.runtime("Version").runtime_name == "crix"
+
+
+def test_second_crixd_refused(crixd, crixd_factory):
+    second = crixd_factory(subdir="second")
+    second.socket = crixd.socket
+    proc = subprocess.run(second.command(), capture_output=True, text=True, timeout=20)
+    assert proc.returncode != 0
+    assert "another crixd (pid %d) is serving %s" % (crixd.proc.pid, crixd.socket) in proc.stderr
+    # The first one still owns its socket.
+    assert crixd.runtime("Version").runtime_name == "crix"
+
+
+def test_sigterm_exits_zero_promptly(crixd):
+    start = time.monotonic()
+    crixd.signal(signal.SIGTERM)
+    assert crixd.proc.wait(15) == 0
+    assert time.monotonic() - start < 10
+    assert not os.path.exists(crixd.socket)
+
+
+def test_sigint_exits_zero(crixd):
+    crixd.signal(signal.SIGINT)
+    assert crixd.proc.wait(15) == 0
+
+
+def wait_for(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sighup_reload(crixd):
+    assert status_config(crixd)["image"]["max_parallel_downloads"] == 3
+    with open(os.path.join(crixd.config_dir, "50-reload.yaml"), "w") as f:
+        f.write("image:\n  max_parallel_downloads: 7\n  registries:\n"
+                "    - prefix: registry.k8s.io\n      mirrors: [{location: \"127.0.0.1:5000\", insecure: true}]\n")
+    crixd.signal(signal.SIGHUP)
+    assert wait_for(lambda: status_config(crixd)["image"]["max_parallel_downloads"] == 7)
+    config = status_config(crixd)
+    assert config["image"]["registries"][0]["prefix"] == "registry.k8s.io"
+    assert config["image"]["registries"][0]["mirrors"][0]["location"] == "127.0.0.1:5000"
+    assert wait_for(lambda: "configuration reloaded: image" in crixd.log_text())
+
+
+def test_sighup_log_level(crixd):
+    # The command line says debug; a reload keeps command-line overrides.
+    with open(crixd.config, "w") as f:
+        f.write("log_level: error\n")
+    crixd.signal(signal.SIGHUP)
+    assert wait_for(lambda: "configuration reloaded" in crixd.log_text())
+    assert status_config(crixd)["log_level"] == "debug"
+
+
+def test_sighup_log_level_from_file(crixd_factory):
+    d = crixd_factory("log_level: info\n", log_level=None).start()
+    before = d.log_text()
+    d.runtime("Version")
+    assert "rpc Version" not in d.log_text()[len(before):]
+    with open(d.config, "w") as f:
+        f.write("log_level: debug\n")
+    d.signal(signal.SIGHUP)
+    assert wait_for(lambda: "configuration reloaded: log_level" in d.log_text())
+    d.runtime("Version")
+    assert wait_for(lambda: "rpc Version status=0" in d.log_text())
+
+
+def test_sighup_bad_config_keeps_old(crixd):
+    with open(os.path.join(crixd.config_dir, "60-bad.yaml"), "w") as f:
+        f.write("image:\n  max_parallel_downloads: many\n")
+    crixd.signal(signal.SIGHUP)
+    assert wait_for(lambda: "keeping the current configuration" in crixd.log_text())
+    assert "60-bad.yaml:2:" in crixd.log_text()
+    assert status_config(crixd)["image"]["max_parallel_downloads"] == 3
+    assert crixd.runtime("Version").runtime_name == "crix"
+
+
+def test_bad_config_refuses_to_start(crixd_factory):
+    d = crixd_factory("log_level: loud\n")
+    proc = subprocess.run(d.command(), capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 1
+    assert d.config + ":1:" in proc.stderr
+    assert "log_level" in proc.stderr
+    assert not os.path.exists(d.socket)
+
+
+def test_rpc_logged_at_debug(crixd):
+    crixd.runtime("Version")
+    assert wait_for(lambda: "rpc Version status=0 duration=" in crixd.log_text())
+
+
+def test_crixd_config_prints_effective_yaml(crixd_factory, tmp_path):
+    d = crixd_factory("image:\n  max_parallel_downloads: 5\n")
+    out = subprocess.run(d.command() + ["config"], capture_output=True, text=True, timeout=20, check=True)
+    assert "max_parallel_downloads: 5" in out.stdout
+    # The printed YAML, used as the only config, gives the same effective config.
+    again = tmp_path / "again.yaml"
+    again.write_text(out.stdout)
+    empty = tmp_path / "empty.d"
+    empty.mkdir()
+    out2 = subprocess.run([binary("server", "crixd"), "--config", str(again), "--config-dir", str(empty), "config"],
+                          capture_output=True, text=True, timeout=20, check=True)
+    assert out2.stdout == out.stdout
+
+
+def test_version_and_help_flags():
+    v = subprocess.run([binary("server", "crixd"), "--version"], capture_output=True, text=True, check=True)
+    assert v.stdout.strip() == "crixd version 0.1.0"
+    h = subprocess.run([binary("server", "crixd"), "--help"], capture_output=True, text=True, check=True)
+    assert "--config" in h.stdout and "--listen" in h.stdout
+    bad = subprocess.run([binary("server", "crixd"), "--nope"], capture_output=True, text=True)
+    assert bad.returncode == 2
