@@ -1,6 +1,18 @@
-/* crix configuration: built-in defaults, /etc/crix/crix.yaml, drop-ins /etc/crix/crix.d/*.yaml
+/* crix configuration: built-in defaults, /etc/crix/crix.yaml, drop-ins /etc/crix/crix.d/NAME.yaml
  * (lexical order, later files override earlier ones), then command-line overrides.
- * The YAML schema is a contract (see README "Configuration"). */
+ * The YAML schema is a contract; config/crix.yaml documents every key with its default.
+ *
+ * Merge semantics (each file is merged onto the result of the previous ones):
+ *  - scalars: a file that sets a key overrides it; keys it does not mention keep their value;
+ *  - runtime.handlers merges by handler name: a later file can change a known handler's path
+ *    or add handlers (a new handler must give its path); handlers are never removed;
+ *  - lists (image.registries, network.cni_plugin_dirs) are replaced whole by a file that
+ *    sets them ("[]" empties them);
+ *  - a section that is present but empty (only comments below "image:") changes nothing;
+ *  - an empty file, or one with only comments, changes nothing.
+ * A file that fails to parse or validate leaves the config untouched. Config errors have
+ * errnum EINVAL (ENOENT for an explicitly named file that is missing) and name
+ * file:line:column (1-based) of the offending key or value. */
 #ifndef CRIX_CFG_H
 #define CRIX_CFG_H
 
@@ -57,6 +69,10 @@ struct crix_config {
 		char *address;
 		unsigned port; /* 0 = pick a free port */
 	} streaming;
+	/* "file:line:column" where runtime.default_handler was last set (NULL: built-in or
+	   programmatic); only used to point cfg_validate's message at the right line. Not part
+	   of the config: ignored by cfg_equal and the printers. */
+	char *default_handler_origin;
 };
 
 /* Where configuration comes from. NULL fields take their defaults. */
@@ -87,8 +103,16 @@ int cfg_merge_string(struct crix_config *cfg, const char *name, const char *yaml
 /* Cross-key checks (default handler exists, sizes in range ...). */
 int cfg_validate(const struct crix_config *cfg, struct crix_err **err);
 
+/* Deep copy (e.g. to apply a reload and compare). */
+int cfg_dup(const struct crix_config *cfg, struct crix_config **out, struct crix_err **err);
+
 /* The handler with this name, or NULL. */
 const struct cfg_handler *cfg_find_handler(const struct crix_config *cfg, const char *name);
+
+/* The registry entry whose prefix matches the image name "host[:port]/path[:tag|@digest]"
+ * longest, or NULL. A prefix matches the whole name or a part of it followed by '/', ':' or
+ * '@' ("docker.io/library" matches "docker.io/library/busybox", not "docker.io/libraryx"). */
+const struct cfg_registry *cfg_find_registry(const struct crix_config *cfg, const char *image);
 
 /* YAML that cfg_merge_string parses back to an equal config. */
 int cfg_to_yaml(const struct crix_config *cfg, char **out, struct crix_err **err);
