@@ -1,14 +1,15 @@
-/* Seccomp for crix-runtime: linux.seccomp compiled with libseccomp into a classic BPF
- * program (in the parent, before the container exists), then installed by the container
- * process with one seccomp(2) call, the last thing before execve.
+/* Seccomp for crix-runtime: linux.seccomp compiled with libseccomp into a classic BPF program
+ * (in the parent, before the container exists), then installed by the container process with
+ * one seccomp(2) call, the last thing before execve. (Not named seccomp.h: that would shadow
+ * libseccomp's <seccomp.h> for every file of this folder.)
  *
  * Compilation follows crun: seccomp_init(defaultAction[, defaultErrnoRet]), every listed
  * architecture added, each syscall name resolved (a name unknown to libseccomp is skipped with
  * a debug line), actions with errnoRet (EPERM when absent), argument conditions with several
  * conditions on the same argument index split into separate rules. A rule whose action equals
  * the default action is dropped (libseccomp refuses it and it changes nothing). */
-#ifndef OCI_RUNTIME_SECCOMP_H
-#define OCI_RUNTIME_SECCOMP_H
+#ifndef OCI_RUNTIME_SECCOMP_FILTER_H
+#define OCI_RUNTIME_SECCOMP_FILTER_H
 
 #include <stdbool.h>
 #include <stddef.h>
