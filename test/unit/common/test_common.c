@@ -1,0 +1,152 @@
+/* Units for common/: errors, file helpers, spawning. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crix_cleanup.h"
+#include "crix_err.h"
+#include "crix_file.h"
+#include "crix_spawn.h"
+
+static int failures;
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__, __func__, \
+				#cond);                                                            \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+static char tmpdir[] = "/tmp/crix-common-XXXXXX";
+
+static void test_err_make_and_wrap(void)
+{
+	struct crix_err *err = NULL;
+	CHECK(crix_err_make(&err, ENOENT, "open %s", "/x") == -1);
+	CHECK(err->errnum == ENOENT);
+	CHECK(strcmp(err->msg, "open /x: No such file or directory") == 0);
+	CHECK(crix_err_wrap(&err, "pull %s", "busybox") == -1);
+	CHECK(strcmp(crix_err_msg(err), "pull busybox: open /x: No such file or directory") == 0);
+	CHECK(err->errnum == ENOENT);
+	/* A second make replaces the first without leaking. */
+	crix_err_make(&err, 0, "plain");
+	CHECK(strcmp(err->msg, "plain") == 0 && err->errnum == 0);
+	crix_err_free(&err);
+	CHECK(err == NULL);
+	CHECK(strcmp(crix_err_msg(NULL), "unknown error") == 0);
+	/* A NULL out-parameter is allowed: the caller does not want details. */
+	CHECK(crix_err_make(NULL, EIO, "ignored") == -1);
+}
+
+static void test_atomic_write_and_read(void)
+{
+	_cleanup_err_ struct crix_err *err = NULL;
+	_cleanup_free_ char *path = NULL;
+	CHECK(asprintf(&path, "%s/record.json", tmpdir) > 0);
+	CHECK(crix_write_file_atomic(path, "{\"a\":1}", 7, 0600, &err) == 0);
+	CHECK(crix_write_file_atomic(path, "{\"a\":2}", 7, 0640, &err) == 0);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	CHECK(crix_read_file(path, 1024, &data, &len, &err) == 0);
+	CHECK(len == 7 && strcmp(data, "{\"a\":2}") == 0);
+	/* No temp file is left behind. */
+	_cleanup_closedir_ DIR *d = opendir(tmpdir);
+	int entries = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		entries += e->d_name[0] != '.';
+	CHECK(entries == 1);
+	_cleanup_free_ char *small = NULL;
+	CHECK(crix_read_file(path, 4, &small, NULL, &err) < 0 && err->errnum == EFBIG);
+	_cleanup_free_ char *missing = NULL;
+	CHECK(crix_read_file("/nonexistent/crix", 16, &missing, NULL, &err) < 0 && err->errnum == ENOENT);
+	CHECK(strstr(err->msg, "/nonexistent/crix") != NULL);
+	CHECK(crix_write_file_atomic("/nonexistent/dir/x", "x", 1, 0600, &err) < 0);
+	CHECK(err->errnum == ENOENT);
+}
+
+static void test_mkdir_and_remove(void)
+{
+	_cleanup_err_ struct crix_err *err = NULL;
+	_cleanup_free_ char *deep = NULL, *file = NULL, *top = NULL, *link = NULL;
+	CHECK(asprintf(&top, "%s/a", tmpdir) > 0);
+	CHECK(asprintf(&deep, "%s/a/b/c", tmpdir) > 0);
+	CHECK(asprintf(&file, "%s/a/b/c/f", tmpdir) > 0);
+	CHECK(asprintf(&link, "%s/a/b/outside", tmpdir) > 0);
+	CHECK(crix_mkdir_p(deep, 0755, &err) == 0);
+	CHECK(crix_mkdir_p(deep, 0755, &err) == 0);
+	CHECK(crix_write_file_atomic(file, "x", 1, 0600, &err) == 0);
+	CHECK(crix_mkdir_p(file, 0755, &err) < 0 && err->errnum == ENOTDIR);
+	/* remove_tree does not follow a symlink out of the tree. */
+	_cleanup_free_ char *keep = NULL;
+	CHECK(asprintf(&keep, "%s/keep", tmpdir) > 0);
+	CHECK(crix_mkdir_p(keep, 0755, &err) == 0);
+	CHECK(symlink(keep, link) == 0);
+	CHECK(crix_remove_tree(top, &err) == 0);
+	CHECK(access(top, F_OK) < 0 && errno == ENOENT);
+	CHECK(access(keep, F_OK) == 0);
+	CHECK(crix_remove_tree(top, &err) == 0);
+	rmdir(keep);
+}
+
+static void test_spawn(void)
+{
+	_cleanup_err_ struct crix_err *err = NULL;
+	int out[2];
+	CHECK(pipe2(out, O_CLOEXEC) == 0);
+	int extra[2];
+	CHECK(pipe2(extra, O_CLOEXEC) == 0);
+	/* The child sees the extra fd as 3, and no other inherited fd (out[0] must be closed). */
+	char *const argv[] = {"sh", "-c", "echo hello from $CRIX_T >&3; ls /proc/self/fd | sort -n | tr '\\n' ' '", NULL};
+	char *const envp[] = {"CRIX_T=spawn", "PATH=/usr/bin:/bin", NULL};
+	pid_t pid = 0;
+	struct crix_spawn_opts opts = {.path = "sh", .argv = argv, .envp = envp, .stdin_fd = -1,
+				       .stdout_fd = out[1], .stderr_fd = -1, .extra_fds = &extra[1],
+				       .n_extra_fds = 1};
+	CHECK(crix_spawn(&opts, &pid, &err) == 0);
+	close(out[1]);
+	close(extra[1]);
+	char buf[256] = "", fds[256] = "";
+	ssize_t n = read(extra[0], buf, sizeof(buf) - 1);
+	CHECK(n > 0 && strcmp(buf, "hello from spawn\n") == 0);
+	size_t used = 0;
+	while ((n = read(out[0], fds + used, sizeof(fds) - 1 - used)) > 0)
+		used += (size_t)n;
+	int status = 0;
+	CHECK(crix_wait(pid, &status) == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* 0,1,2,3 and the fd of ls's own directory listing. */
+	CHECK(strncmp(fds, "0 1 2 3 ", 8) == 0);
+	CHECK(strlen(fds) <= strlen("0 1 2 3 4 "));
+	close(out[0]);
+	close(extra[0]);
+
+	char *const bad[] = {"/nonexistent/program", NULL};
+	struct crix_spawn_opts bad_opts = {.path = bad[0], .argv = bad, .stdin_fd = -1, .stdout_fd = -1,
+					   .stderr_fd = -1};
+	CHECK(crix_spawn(&bad_opts, &pid, &err) < 0);
+	CHECK(err->errnum == ENOENT && strstr(err->msg, "/nonexistent/program") != NULL);
+}
+
+int main(void)
+{
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_err_make_and_wrap();
+	test_atomic_write_and_read();
+	test_mkdir_and_remove();
+	test_spawn();
+	_cleanup_err_ struct crix_err *err = NULL;
+	crix_remove_tree(tmpdir, &err);
+	if (failures)
+		fprintf(stderr, "%d checks failed\n", failures);
+	return failures ? 1 : 0;
+}
