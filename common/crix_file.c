@@ -68,14 +68,23 @@ int crix_read_file(const char *path, size_t max_len, char **data, size_t *len, s
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return crix_err_make(err, errno, "open %s", path);
-	size_t cap = 4096, used = 0;
+	size_t cap = max_len < 4096 ? max_len : 4096, used = 0;
 	_cleanup_free_ char *buf = malloc(cap + 1);
 	if (buf == NULL)
 		return crix_err_make(err, ENOMEM, "read %s", path);
 	for (;;) {
 		if (used == cap) {
-			if (cap >= max_len)
+			if (cap >= max_len) {
+				/* Full: only a file of exactly max_len bytes may end here. */
+				char probe;
+				ssize_t extra;
+				do
+					extra = read(fd, &probe, 1);
+				while (extra < 0 && errno == EINTR);
+				if (extra == 0)
+					break;
 				return crix_err_make(err, EFBIG, "read %s: larger than %zu bytes", path, max_len);
+			}
 			size_t ncap = cap * 2 > max_len ? max_len : cap * 2;
 			char *nbuf = realloc(buf, ncap + 1);
 			if (nbuf == NULL)
