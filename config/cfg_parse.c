@@ -108,7 +108,8 @@ static int check_mapping(struct parser *p, const yaml_node_t *node, const char *
 	if (is_null(node))
 		return 0;
 	if (node->type != YAML_MAPPING_NODE)
-		return fail_at(p, node, "%s: expected a mapping, got %s", path, kind(node));
+		return fail_at(p, node, "%s%sexpected a mapping, got %s", path, path[0] ? ": " : "",
+			       kind(node));
 	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top;
 	     pair++) {
 		const yaml_node_t *key = node_at(p, pair->key);
