@@ -1,6 +1,7 @@
 /* crix configuration: built-in defaults, /etc/crix/crix.yaml, drop-ins /etc/crix/crix.d/NAME.yaml
  * (lexical order, later files override earlier ones), then command-line overrides.
- * The YAML schema is a contract; config/crix.yaml documents every key with its default.
+ * The YAML schema is a contract (README "Configuration"; config/crix.yaml documents every key
+ * with its default).
  *
  * Merge semantics (each file is merged onto the result of the previous ones):
  *  - scalars: a file that sets a key overrides it; keys it does not mention keep their value;

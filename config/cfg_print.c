@@ -37,12 +37,16 @@ static void emit_scalar(struct emitter *em, const char *value, yaml_scalar_style
 }
 
 /* Strings that a YAML reader could resolve to something else (null, a boolean under YAML 1.1,
- * a number) are double-quoted; for the rest libyaml picks plain or quoted style itself. */
-static bool looks_typed(const char *s)
+ * a number) or that hold control characters (which read best as escapes) are double-quoted;
+ * for the rest libyaml picks plain or quoted style itself. */
+static bool needs_double_quotes(const char *s)
 {
 	static const char *const words[] = { "null", "~", "true", "false", "yes", "no", "on", "off", "y", "n" };
 	if (s[0] == '\0')
 		return true;
+	for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return true;
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strcasecmp(s, words[i]) == 0)
 			return true;
@@ -52,7 +56,9 @@ static bool looks_typed(const char *s)
 
 static void emit_string(struct emitter *em, const char *value)
 {
-	emit_scalar(em, value, looks_typed(value) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
+	if (value == NULL) /* only in a config built by hand; print what cfg_validate would reject */
+		value = "";
+	emit_scalar(em, value, needs_double_quotes(value) ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
 }
 
 static void emit_key(struct emitter *em, const char *key) { emit_string(em, key); }
@@ -66,12 +72,14 @@ static void emit_uint(struct emitter *em, uint64_t n)
 
 static void emit_bool(struct emitter *em, bool b) { emit_scalar(em, b ? "true" : "false", YAML_PLAIN_SCALAR_STYLE); }
 
-static void begin_mapping(struct emitter *em)
+static void begin_mapping_styled(struct emitter *em, yaml_mapping_style_t style)
 {
 	yaml_event_t ev;
-	yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE);
+	yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, style);
 	emit(em, &ev);
 }
+
+static void begin_mapping(struct emitter *em) { begin_mapping_styled(em, YAML_BLOCK_MAPPING_STYLE); }
 
 static void end_mapping(struct emitter *em)
 {
@@ -118,7 +126,7 @@ static void emit_config(struct emitter *em, const struct crix_config *cfg)
 	begin_mapping(em);
 	for (size_t i = 0; i < cfg->runtime.n_handlers; i++) {
 		emit_key(em, cfg->runtime.handlers[i].name);
-		begin_mapping(em);
+		begin_mapping_styled(em, YAML_FLOW_MAPPING_STYLE); /* "runc: {path: ...}" as documented */
 		emit_key(em, "path");
 		emit_string(em, cfg->runtime.handlers[i].path);
 		end_mapping(em);
@@ -226,7 +234,7 @@ static void put(struct json_object *obj, const char *key, struct json_object *va
 	json_object_object_add(obj, key, value);
 }
 
-static struct json_object *jstr(const char *s) { return json_object_new_string(s); }
+static struct json_object *jstr(const char *s) { return json_object_new_string(s ? s : ""); }
 
 int cfg_to_json(const struct crix_config *cfg, char **out, struct crix_err **err)
 {
