@@ -113,8 +113,7 @@ static int check_mapping(struct parser *p, const yaml_node_t *node, const char *
 	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start; pair < node->data.mapping.pairs.top;
 	     pair++) {
 		const yaml_node_t *key = node_at(p, pair->key);
-		const char *prefix = path[0] ? path : "";
-		const char *sep = path[0] ? ": " : "";
+		const char *prefix = path, *sep = path[0] ? ": " : "";
 		if (key->type != YAML_SCALAR_NODE)
 			return fail_at(p, key, "%s%s%s must be a scalar, got %s", prefix, sep, what, kind(key));
 		const char *name = scalar(key);
@@ -128,20 +127,22 @@ static int check_mapping(struct parser *p, const yaml_node_t *node, const char *
 		}
 		if (keys == NULL)
 			continue;
-		const char *nearest = NULL;
+		const char *const *k = keys;
+		while (*k != NULL && strcmp(*k, name) != 0)
+			k++;
+		if (*k != NULL)
+			continue;
+		const char *nearest = keys[0];
 		size_t nearest_dist = SIZE_MAX;
-		bool known = false;
-		for (const char *const *k = keys; *k != NULL && !known; k++) {
+		for (k = keys; *k != NULL; k++) {
 			size_t d = edit_distance(name, *k);
-			known = d == 0;
 			if (d < nearest_dist) {
 				nearest = *k;
 				nearest_dist = d;
 			}
 		}
-		if (!known)
-			return fail_at(p, key, "%s%sunknown key \"%s\" (did you mean \"%s\"?)", prefix, sep,
-				       name, nearest);
+		return fail_at(p, key, "%s%sunknown key \"%s\" (did you mean \"%s\"?)", prefix, sep, name,
+			       nearest);
 	}
 	return 0;
 }
@@ -510,8 +511,8 @@ static int merge_root(struct parser *p, const yaml_node_t *node)
 	yaml_node_t *value;
 	for_each_pair(p, node, key, value)
 	{
-		int ret, v;
-		uint64_t n;
+		int ret, v = 0;
+		uint64_t n = 0;
 		if (strcmp(key, "listen") == 0) {
 			ret = get_absolute(p, value, key, &cfg->listen);
 		} else if (strcmp(key, "root") == 0) {

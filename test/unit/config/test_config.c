@@ -649,8 +649,8 @@ static int test_equal_and_dup(void)
 		"image: {auth_file: ''}\n",
 		"image: {registries: []}\n",
 		"image: {registries: [{prefix: registry.k8s.io}, {prefix: localhost:5000, insecure: true}]}\n",
-		"image: {registries: [{prefix: registry.k8s.io, mirrors: [{location: '127.0.0.1:5000'}, "
-		"{location: mirror.example/k8s}]}, {prefix: localhost:5000, insecure: true}]}\n",
+		("image: {registries: [{prefix: registry.k8s.io, mirrors: [{location: '127.0.0.1:5000'}, "
+		 "{location: mirror.example/k8s}]}, {prefix: localhost:5000, insecure: true}]}\n"),
 		"network: {cni_config_dir: /x}\n",
 		"network: {cni_plugin_dirs: [/a, /c]}\n",
 		"streaming: {address: x}\n",
