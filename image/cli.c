@@ -1,0 +1,212 @@
+/* crix-image: a command-line front of the image library, for tests and debugging.
+ *   crix-image --root DIR [options] pull REF | list [FILTER] | status REF | rm REF | fsinfo
+ *                                   | mount CONTAINER-ID IMAGE TARGET | umount CONTAINER-ID
+ * Records are printed as JSON (one object, or an array for list). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cfg.h"
+#include "crix_log.h"
+#include "img.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: crix-image --root DIR [--config FILE] [--auth-file FILE] [--certs-dir DIR]\n"
+		   "                  [--parallel N] [--two-pass] [--creds USER:PASSWORD] [--log-level L]\n"
+		   "                  pull REF | list [FILTER] | status REF | rm REF | fsinfo\n"
+		   "                  | mount CONTAINER-ID IMAGE TARGET | umount CONTAINER-ID\n"
+		   "--config reads image.registries, image.auth_file and image.max_parallel_downloads\n"
+		   "from a crix YAML file; --creds is sent as the pull's AuthConfig.\n");
+}
+
+static json_object *strv_json(char **v, size_t n)
+{
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+static json_object *image_json(const struct img_image *im)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(im->id));
+	json_object_object_add(o, "repo_tags", strv_json(im->repo_tags, im->n_repo_tags));
+	json_object_object_add(o, "repo_digests", strv_json(im->repo_digests, im->n_repo_digests));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)im->size));
+	json_object_object_add(o, "user", json_object_new_string(im->user));
+	json_object_object_add(o, "layers", strv_json(im->layers, im->n_layers));
+	json_object_object_add(o, "config", json_tokener_parse(im->config_json));
+	return o;
+}
+
+static void print_json(json_object *o)
+{
+	puts(o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY) : "null");
+	json_object_put(o);
+}
+
+static json_object *usage_json(const struct img_fs_usage *u)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "mountpoint", json_object_new_string(u->mountpoint));
+	json_object_object_add(o, "used_bytes", json_object_new_int64((int64_t)u->used_bytes));
+	json_object_object_add(o, "inodes_used", json_object_new_int64((int64_t)u->inodes_used));
+	json_object_object_add(o, "timestamp", json_object_new_int64(u->timestamp_ns));
+	return o;
+}
+
+static int run(struct img_store *store, int argc, char **argv, const struct img_auth *auth, struct crix_err **err)
+{
+	const char *cmd = argv[0];
+	if (!strcmp(cmd, "pull") && argc == 2) {
+		char *id = NULL;
+		if (img_pull(store, argv[1], auth, &id, err) < 0)
+			return -1;
+		puts(id);
+		free(id);
+		return 0;
+	}
+	if (!strcmp(cmd, "list") && argc <= 2) {
+		struct img_image **v;
+		size_t n;
+		if (img_list(store, argc == 2 ? argv[1] : NULL, &v, &n, err) < 0)
+			return -1;
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(a, image_json(v[i]));
+		img_image_list_free(v, n);
+		print_json(a);
+		return 0;
+	}
+	if (!strcmp(cmd, "status") && argc == 2) {
+		struct img_image *im;
+		if (img_status(store, argv[1], &im, err) < 0)
+			return -1;
+		print_json(im ? image_json(im) : NULL);
+		img_image_free(im);
+		return 0;
+	}
+	if (!strcmp(cmd, "rm") && argc == 2)
+		return img_remove(store, argv[1], err);
+	if (!strcmp(cmd, "fsinfo") && argc == 1) {
+		struct img_fs_usage a, b;
+		if (img_fs_info(store, &a, &b, err) < 0)
+			return -1;
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "images", usage_json(&a));
+		json_object_object_add(o, "containers", usage_json(&b));
+		print_json(o);
+		img_fs_usage_clear(&a);
+		img_fs_usage_clear(&b);
+		return 0;
+	}
+	if (!strcmp(cmd, "mount") && argc == 4)
+		return img_rootfs_prepare(store, argv[1], argv[2], argv[3], err);
+	if (!strcmp(cmd, "umount") && argc == 2)
+		return img_rootfs_release(store, argv[1], err);
+	usage(stderr);
+	return crix_err_make(err, EINVAL, "unknown command or wrong arguments: %s", cmd);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"root", required_argument, NULL, 'r'},      {"config", required_argument, NULL, 'c'},
+		{"auth-file", required_argument, NULL, 'a'}, {"certs-dir", required_argument, NULL, 'C'},
+		{"parallel", required_argument, NULL, 'p'},  {"two-pass", no_argument, NULL, '2'},
+		{"creds", required_argument, NULL, 'u'},     {"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+	};
+	struct img_store_opts o = {0};
+	const char *config = NULL;
+	char *creds = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o.root = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'a':
+			o.auth_file = optarg;
+			break;
+		case 'C':
+			o.certs_dir = optarg;
+			break;
+		case 'p':
+			o.max_parallel_downloads = (unsigned)atoi(optarg);
+			break;
+		case '2':
+			o.unpack_after_download = true;
+			break;
+		case 'u':
+			creds = optarg;
+			break;
+		case 'l': {
+			int level = crix_log_level_parse(optarg);
+			if (level < 0) {
+				fprintf(stderr, "crix-image: unknown log level %s\n", optarg);
+				return 2;
+			}
+			crix_log_set_level(level);
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (o.root == NULL || optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	struct crix_err *err = NULL;
+	struct crix_config *cfg = NULL;
+	if (config != NULL) {
+		if (cfg_defaults(&cfg, &err) < 0 || cfg_merge_file(cfg, config, &err) < 0 || cfg_validate(cfg, &err) < 0) {
+			fprintf(stderr, "crix-image: %s\n", crix_err_msg(err));
+			crix_err_free(&err);
+			cfg_free(cfg);
+			return 1;
+		}
+		o.registries = cfg->image.registries;
+		o.n_registries = cfg->image.n_registries;
+		if (o.auth_file == NULL)
+			o.auth_file = cfg->image.auth_file;
+		if (o.max_parallel_downloads == 0)
+			o.max_parallel_downloads = cfg->image.max_parallel_downloads;
+	}
+	struct img_auth auth = {0};
+	if (creds != NULL) {
+		char *colon = strchr(creds, ':');
+		if (colon == NULL) {
+			fprintf(stderr, "crix-image: --creds wants USER:PASSWORD\n");
+			cfg_free(cfg);
+			return 2;
+		}
+		*colon = '\0';
+		auth.username = creds;
+		auth.password = colon + 1;
+	}
+	struct img_store *store = NULL;
+	int rc = img_store_open(&o, &store, &err);
+	if (rc == 0)
+		rc = run(store, argc - optind, argv + optind, creds ? &auth : NULL, &err);
+	if (rc < 0)
+		fprintf(stderr, "crix-image: %s\n", crix_err_msg(err));
+	crix_err_free(&err);
+	img_store_close(store);
+	cfg_free(cfg);
+	return rc < 0 ? 1 : 0;
+}

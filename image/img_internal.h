@@ -1,0 +1,162 @@
+/* Internals shared by the files of the image library. */
+#ifndef CRIX_IMG_INTERNAL_H
+#define CRIX_IMG_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/evp.h>
+
+#include "crix_err.h"
+#include "img.h"
+
+#define IMG_DIGEST_LEN 71 /* "sha256:" + 64 hex */
+#define IMG_MAX_MANIFEST (4u << 20)
+#define IMG_MAX_CONFIG (32u << 20)
+
+/* A growable list of strings. */
+struct img_strv {
+	char **v;
+	size_t n;
+};
+int img_strv_add(struct img_strv *l, const char *s);
+bool img_strv_has(const struct img_strv *l, const char *s);
+/* Removes one occurrence; returns whether one was found. */
+bool img_strv_remove(struct img_strv *l, const char *s);
+void img_strv_clear(struct img_strv *l);
+
+/* An image record as kept in memory: the public part plus the blobs it references. */
+struct img_record {
+	struct img_image img;
+	struct img_strv blobs; /* manifest(s), config, layer blobs */
+};
+
+/* A job (blob download, layer unpack) that identical concurrent pulls share. */
+struct img_inflight {
+	char *key;
+	unsigned refs;
+	bool done;
+	pthread_cond_t cond;
+	struct img_inflight *next;
+};
+
+/* Registries table, replaced as a whole on reload and held by running pulls. */
+struct img_registries {
+	unsigned refs;
+	struct cfg_registry *v;
+	size_t n;
+};
+
+struct img_http;
+
+struct img_store {
+	char *root, *blobs_dir, *layers_dir, *images_dir, *containers_dir, *tmp_dir;
+	unsigned max_parallel;
+	char *auth_file;
+	char *certs_dir;
+	unsigned stall_timeout;
+	bool unpack_after_download;
+	struct img_http *http;
+
+	pthread_mutex_t lock; /* everything below */
+	struct img_registries *regs;
+	struct img_record **records;
+	size_t n_records;
+	struct img_strv pull_pins;   /* blobs and layers of pulls in progress (multiset) */
+	struct img_strv rootfs_pins; /* "container-id\nchain-id" of prepared rootfs */
+	struct img_inflight *inflight;
+};
+
+/* ---- digests and blobs (blob.c) ---- */
+int img_digest_check(const char *digest, struct crix_err **err);
+/* "sha256:<hex>" of the finished context into out[IMG_DIGEST_LEN + 1]. */
+void img_digest_final(EVP_MD_CTX *ctx, char *out);
+void img_digest_buf(const void *data, size_t len, char *out);
+/* root/blobs/sha256/<hex> (malloc'd). */
+char *img_blob_path(struct img_store *s, const char *digest);
+bool img_blob_exists(struct img_store *s, const char *digest);
+/* Verifies the stored blob's digest (and size if size >= 0); a corrupted blob is deleted and
+ * reported as missing (returns 0, *ok = false). */
+int img_blob_verify(struct img_store *s, const char *digest, int64_t size, bool *ok, struct crix_err **err);
+/* Reads a stored blob of at most max bytes, verifying its digest. ENOENT if missing. */
+int img_blob_read(struct img_store *s, const char *digest, size_t max, char **data, size_t *len,
+		  struct crix_err **err);
+/* Stores data under its digest (atomically). */
+int img_blob_write(struct img_store *s, const char *digest, const void *data, size_t len, struct crix_err **err);
+/* A temp file under root/tmp (O_RDWR); path returned for rename/unlink. */
+int img_tmp_file(struct img_store *s, const char *what, char **path, struct crix_err **err);
+char *img_layer_dir(struct img_store *s, const char *chain_id);
+bool img_layer_exists(struct img_store *s, const char *chain_id);
+
+/* ---- shared jobs (store.c) ---- */
+/* Returns true if the caller owns the job (must call img_inflight_end), false after waiting
+ * for another owner to finish (the caller then re-checks the result on disk). */
+bool img_inflight_begin(struct img_store *s, const char *key);
+void img_inflight_end(struct img_store *s, const char *key);
+void img_pins_add(struct img_store *s, const struct img_strv *keys);
+void img_pins_remove(struct img_store *s, const struct img_strv *keys);
+/* Records a pulled image (moving tags from other images), persists it. */
+int img_store_commit(struct img_store *s, struct img_record *rec, struct crix_err **err);
+struct img_registries *img_registries_get(struct img_store *s);
+void img_registries_put(struct img_store *s, struct img_registries *r);
+const struct img_record *img_find_locked(struct img_store *s, const char *name);
+
+/* ---- unpack (unpack.c) ---- */
+enum img_compression { IMG_COMP_NONE, IMG_COMP_GZIP, IMG_COMP_ZSTD };
+/* The compression a layer media type declares; -1 for an unsupported type. */
+int img_media_compression(const char *media_type);
+/* Unpacks the layer read from fd into dir (an existing empty directory), converting
+ * whiteouts for overlayfs; every entry stays inside dir. The decompressed stream's digest is
+ * returned in diff_id; *unpacked_size gets the bytes of file content written. */
+int img_unpack(int fd, enum img_compression comp, const char *dir, char *diff_id, uint64_t *unpacked_size,
+	       struct crix_err **err);
+
+/* ---- registry client (registry.c) ---- */
+struct img_endpoint {
+	char *name;     /* "127.0.0.1:5000/ns/repo" as addressed */
+	char *host;     /* "127.0.0.1:5000", "registry-1.docker.io" */
+	char *repo;     /* "ns/repo" */
+	bool insecure;  /* plain HTTP */
+	bool mirror;
+};
+struct img_creds {
+	char *username, *password, *identity_token, *registry_token;
+};
+void img_creds_clear(struct img_creds *c);
+int img_http_new(struct img_store *s, struct img_http **out, struct crix_err **err);
+void img_http_free(struct img_http *h);
+
+/* One registry conversation for one pull; shared by its download threads. */
+struct img_client {
+	struct img_store *store;
+	const struct img_endpoint *ep;
+	const struct img_creds *creds;
+	pthread_mutex_t lock;
+	char *authz; /* Authorization header value that worked last ("Bearer ...", "Basic ...") */
+};
+void img_client_init(struct img_client *c, struct img_store *s, const struct img_endpoint *ep,
+		     const struct img_creds *creds);
+void img_client_clear(struct img_client *c);
+/* GETs a manifest by tag or digest (at most IMG_MAX_MANIFEST bytes). */
+int img_client_manifest(struct img_client *c, const char *reference, char **body, size_t *len,
+			char **media_type, struct crix_err **err);
+/* GETs a small blob into memory (at most max bytes). */
+int img_client_blob_mem(struct img_client *c, const char *digest, size_t max, char **body, size_t *len,
+			struct crix_err **err);
+/* Streams a blob: each chunk goes to sink(arg, data, len), which returns 0 or -1 to abort
+ * (with an error it keeps). A retried transfer calls restart(arg) first. */
+struct img_blob_sink {
+	int (*write)(void *arg, const void *data, size_t len);
+	int (*restart)(void *arg);
+	void *arg;
+};
+int img_client_blob(struct img_client *c, const char *digest, const struct img_blob_sink *sink,
+		    struct crix_err **err);
+
+/* ---- pull (pull.c) / rootfs (rootfs.c) ---- */
+int img_rootfs_load(struct img_store *s, struct crix_err **err);
+
+#endif

@@ -1,0 +1,813 @@
+/* The store: opening (with crash cleanup), image records, lookups, removal with layer and blob
+ * garbage collection, usage figures, and the bookkeeping shared by concurrent pulls. */
+#define _XOPEN_SOURCE 700
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "crix_cleanup.h"
+#include "crix_file.h"
+#include "crix_log.h"
+#include "img_internal.h"
+
+/* ---- registries ---- */
+
+static void registries_free(struct cfg_registry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].prefix);
+		for (size_t j = 0; j < v[i].n_mirrors; j++)
+			free(v[i].mirrors[j].location);
+		free(v[i].mirrors);
+	}
+	free(v);
+}
+
+static struct img_registries *registries_copy(const struct cfg_registry *src, size_t n)
+{
+	struct img_registries *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->refs = 1;
+	r->v = calloc(n ? n : 1, sizeof(*r->v));
+	if (r->v == NULL) {
+		free(r);
+		return NULL;
+	}
+	r->n = n;
+	bool ok = true;
+	for (size_t i = 0; i < n; i++) {
+		r->v[i].prefix = strdup(src[i].prefix ? src[i].prefix : "");
+		r->v[i].insecure = src[i].insecure;
+		r->v[i].mirrors = calloc(src[i].n_mirrors ? src[i].n_mirrors : 1, sizeof(struct cfg_mirror));
+		ok = ok && r->v[i].prefix && r->v[i].mirrors;
+		if (r->v[i].mirrors == NULL)
+			continue;
+		r->v[i].n_mirrors = src[i].n_mirrors;
+		for (size_t j = 0; j < src[i].n_mirrors; j++) {
+			r->v[i].mirrors[j].location = strdup(src[i].mirrors[j].location ? src[i].mirrors[j].location : "");
+			r->v[i].mirrors[j].insecure = src[i].mirrors[j].insecure;
+			ok = ok && r->v[i].mirrors[j].location;
+		}
+	}
+	if (!ok) {
+		registries_free(r->v, r->n);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+struct img_registries *img_registries_get(struct img_store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	struct img_registries *r = s->regs;
+	r->refs++;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+void img_registries_put(struct img_store *s, struct img_registries *r)
+{
+	pthread_mutex_lock(&s->lock);
+	bool last = --r->refs == 0;
+	pthread_mutex_unlock(&s->lock);
+	if (last) {
+		registries_free(r->v, r->n);
+		free(r);
+	}
+}
+
+int img_store_reload_registries(struct img_store *s, const struct cfg_registry *registries, size_t n,
+				struct crix_err **err)
+{
+	struct img_registries *r = registries_copy(registries, n);
+	if (r == NULL)
+		return crix_err_make(err, ENOMEM, "reload registries");
+	pthread_mutex_lock(&s->lock);
+	struct img_registries *old = s->regs;
+	s->regs = r;
+	pthread_mutex_unlock(&s->lock);
+	img_registries_put(s, old);
+	return 0;
+}
+
+/* ---- records ---- */
+
+void img_image_free(struct img_image *im)
+{
+	if (im == NULL)
+		return;
+	free(im->id);
+	for (size_t i = 0; i < im->n_repo_tags; i++)
+		free(im->repo_tags[i]);
+	free(im->repo_tags);
+	for (size_t i = 0; i < im->n_repo_digests; i++)
+		free(im->repo_digests[i]);
+	free(im->repo_digests);
+	free(im->user);
+	free(im->config_json);
+	for (size_t i = 0; i < im->n_layers; i++)
+		free(im->layers[i]);
+	free(im->layers);
+	free(im);
+}
+
+void img_image_list_free(struct img_image **images, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		img_image_free(images[i]);
+	free(images);
+}
+
+static void record_free(struct img_record *r)
+{
+	if (r == NULL)
+		return;
+	/* the img part is embedded: free its members, not itself */
+	struct img_image *im = malloc(sizeof(*im));
+	if (im != NULL) {
+		*im = r->img;
+		img_image_free(im);
+	}
+	img_strv_clear(&r->blobs);
+	free(r);
+}
+
+static char **strv_dup(char *const *v, size_t n)
+{
+	char **out = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; out != NULL && i < n; i++) {
+		if ((out[i] = strdup(v[i])) == NULL) {
+			for (size_t j = 0; j < i; j++)
+				free(out[j]);
+			free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+static struct img_image *image_dup(const struct img_image *src)
+{
+	struct img_image *im = calloc(1, sizeof(*im));
+	if (im == NULL)
+		return NULL;
+	im->id = strdup(src->id);
+	im->repo_tags = strv_dup(src->repo_tags, src->n_repo_tags);
+	im->n_repo_tags = src->n_repo_tags;
+	im->repo_digests = strv_dup(src->repo_digests, src->n_repo_digests);
+	im->n_repo_digests = src->n_repo_digests;
+	im->size = src->size;
+	im->user = strdup(src->user ? src->user : "");
+	im->config_json = strdup(src->config_json ? src->config_json : "");
+	im->layers = strv_dup(src->layers, src->n_layers);
+	im->n_layers = src->n_layers;
+	if (!im->id || !im->repo_tags || !im->repo_digests || !im->user || !im->config_json || !im->layers) {
+		img_image_free(im);
+		return NULL;
+	}
+	return im;
+}
+
+static json_object *strv_json(char *const *v, size_t n)
+{
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
+static int strv_from_json(json_object *a, char ***v, size_t *n)
+{
+	if (a == NULL || !json_object_is_type(a, json_type_array)) {
+		*v = calloc(1, sizeof(char *));
+		*n = 0;
+		return *v ? 0 : -1;
+	}
+	size_t len = json_object_array_length(a);
+	char **out = calloc(len + 1, sizeof(char *));
+	if (out == NULL)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(a, i));
+		if ((out[i] = strdup(s ? s : "")) == NULL) {
+			*v = out;
+			*n = i;
+			return -1;
+		}
+	}
+	*v = out;
+	*n = len;
+	return 0;
+}
+
+static char *record_path(struct img_store *s, const char *id)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s.json", s->images_dir, id + 7) < 0)
+		return NULL;
+	return p;
+}
+
+static int record_save(struct img_store *s, const struct img_record *r, struct crix_err **err)
+{
+	json_object *o = json_object_new_object();
+	const struct img_image *im = &r->img;
+	json_object_object_add(o, "id", json_object_new_string(im->id));
+	json_object_object_add(o, "repo_tags", strv_json(im->repo_tags, im->n_repo_tags));
+	json_object_object_add(o, "repo_digests", strv_json(im->repo_digests, im->n_repo_digests));
+	json_object_object_add(o, "size", json_object_new_int64((int64_t)im->size));
+	json_object_object_add(o, "user", json_object_new_string(im->user));
+	json_object_object_add(o, "config", json_object_new_string(im->config_json));
+	json_object_object_add(o, "layers", strv_json(im->layers, im->n_layers));
+	json_object_object_add(o, "blobs", strv_json(r->blobs.v, r->blobs.n));
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	_cleanup_free_ char *path = record_path(s, im->id);
+	int rc = crix_write_file_atomic(path, text, strlen(text), 0644, err);
+	json_object_put(o);
+	if (rc < 0)
+		return crix_err_wrap(err, "write image record %s", im->id);
+	return 0;
+}
+
+static int record_load(const char *path, struct img_record **out, struct crix_err **err)
+{
+	_cleanup_free_ char *text = NULL;
+	if (crix_read_file(path, 64u << 20, &text, NULL, err) < 0)
+		return -1;
+	json_object *o = json_tokener_parse(text);
+	if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return crix_err_make(err, EINVAL, "image record %s: not a JSON object", path);
+	}
+	struct img_record *r = calloc(1, sizeof(*r));
+	json_object *v;
+	int rc = r ? 0 : -1;
+	if (rc == 0 && json_object_object_get_ex(o, "id", &v))
+		r->img.id = strdup(json_object_get_string(v));
+	rc = rc == 0 && r->img.id && img_digest_check(r->img.id, err) == 0 ? 0 : -1;
+	if (rc == 0) {
+		json_object_object_get_ex(o, "repo_tags", &v);
+		rc |= strv_from_json(json_object_object_get_ex(o, "repo_tags", &v) ? v : NULL, &r->img.repo_tags,
+				     &r->img.n_repo_tags);
+		rc |= strv_from_json(json_object_object_get_ex(o, "repo_digests", &v) ? v : NULL,
+				     &r->img.repo_digests, &r->img.n_repo_digests);
+		rc |= strv_from_json(json_object_object_get_ex(o, "layers", &v) ? v : NULL, &r->img.layers,
+				     &r->img.n_layers);
+		char **blobs = NULL;
+		rc |= strv_from_json(json_object_object_get_ex(o, "blobs", &v) ? v : NULL, &blobs, &r->blobs.n);
+		r->blobs.v = blobs;
+		r->img.size = json_object_object_get_ex(o, "size", &v) ? (uint64_t)json_object_get_int64(v) : 0;
+		r->img.user = strdup(json_object_object_get_ex(o, "user", &v) ? json_object_get_string(v) : "");
+		r->img.config_json =
+			strdup(json_object_object_get_ex(o, "config", &v) ? json_object_get_string(v) : "{}");
+		rc |= r->img.user && r->img.config_json ? 0 : -1;
+	}
+	json_object_put(o);
+	if (rc < 0) {
+		record_free(r);
+		if (err && *err)
+			return crix_err_wrap(err, "image record %s", path);
+		return crix_err_make(err, EINVAL, "image record %s: malformed", path);
+	}
+	*out = r;
+	return 0;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int load_records(struct img_store *s, struct crix_err **err)
+{
+	_cleanup_closedir_ DIR *d = opendir(s->images_dir);
+	if (d == NULL)
+		return crix_err_make(err, errno, "open %s", s->images_dir);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || !has_suffix(e->d_name, ".json"))
+			continue;
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/%s", s->images_dir, e->d_name) < 0)
+			return crix_err_make(err, ENOMEM, "load records");
+		struct img_record *r = NULL;
+		_cleanup_err_ struct crix_err *lerr = NULL;
+		if (record_load(path, &r, &lerr) < 0) {
+			/* Atomic writes make this unlikely; one bad record must not stop the daemon. */
+			crix_error("skipping image record: %s", crix_err_msg(lerr));
+			continue;
+		}
+		struct img_record **v = realloc(s->records, (s->n_records + 1) * sizeof(*v));
+		if (v == NULL) {
+			record_free(r);
+			return crix_err_make(err, ENOMEM, "load records");
+		}
+		s->records = v;
+		s->records[s->n_records++] = r;
+	}
+	return 0;
+}
+
+/* ---- open / close ---- */
+
+static char *path_join(const char *a, const char *b)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s", a, b) < 0)
+		return NULL;
+	return p;
+}
+
+int img_store_open(const struct img_store_opts *opts, struct img_store **out, struct crix_err **err)
+{
+	if (opts == NULL || opts->root == NULL || opts->root[0] == '\0')
+		return crix_err_make(err, EINVAL, "image store: no root directory");
+	struct img_store *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return crix_err_make(err, ENOMEM, "image store");
+	pthread_mutex_init(&s->lock, NULL);
+	s->root = strdup(opts->root);
+	s->blobs_dir = path_join(opts->root, "blobs/sha256");
+	s->layers_dir = path_join(opts->root, "layers");
+	s->images_dir = path_join(opts->root, "images");
+	s->containers_dir = path_join(opts->root, "containers");
+	s->tmp_dir = path_join(opts->root, "tmp");
+	s->max_parallel = opts->max_parallel_downloads ? opts->max_parallel_downloads : 3;
+	s->auth_file = strdup(opts->auth_file ? opts->auth_file : "");
+	s->certs_dir = strdup(opts->certs_dir ? opts->certs_dir : "/etc/crix/certs.d");
+	s->stall_timeout = opts->stall_timeout_seconds ? opts->stall_timeout_seconds : 30;
+	s->unpack_after_download = opts->unpack_after_download;
+	s->regs = registries_copy(opts->registries, opts->n_registries);
+	if (!s->root || !s->blobs_dir || !s->layers_dir || !s->images_dir || !s->containers_dir || !s->tmp_dir ||
+	    !s->auth_file || !s->certs_dir || !s->regs) {
+		img_store_close(s);
+		return crix_err_make(err, ENOMEM, "image store");
+	}
+	const char *dirs[] = {s->blobs_dir, s->layers_dir, s->images_dir, s->containers_dir};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (crix_mkdir_p(dirs[i], 0700, err) < 0) {
+			img_store_close(s);
+			return crix_err_wrap(err, "open image store %s", opts->root);
+		}
+	}
+	/* Leftovers of interrupted downloads and unpacks: nothing in tmp/ is ever referenced. */
+	if (crix_remove_tree(s->tmp_dir, err) < 0 || crix_mkdir_p(s->tmp_dir, 0700, err) < 0 ||
+	    load_records(s, err) < 0 || img_rootfs_load(s, err) < 0 || img_http_new(s, &s->http, err) < 0) {
+		img_store_close(s);
+		return crix_err_wrap(err, "open image store %s", opts->root);
+	}
+	*out = s;
+	return 0;
+}
+
+void img_store_close(struct img_store *s)
+{
+	if (s == NULL)
+		return;
+	img_http_free(s->http);
+	for (size_t i = 0; i < s->n_records; i++)
+		record_free(s->records[i]);
+	free(s->records);
+	if (s->regs != NULL) {
+		registries_free(s->regs->v, s->regs->n);
+		free(s->regs);
+	}
+	img_strv_clear(&s->pull_pins);
+	img_strv_clear(&s->rootfs_pins);
+	free(s->root);
+	free(s->blobs_dir);
+	free(s->layers_dir);
+	free(s->images_dir);
+	free(s->containers_dir);
+	free(s->tmp_dir);
+	free(s->auth_file);
+	free(s->certs_dir);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+/* ---- shared jobs and pins ---- */
+
+bool img_inflight_begin(struct img_store *s, const char *key)
+{
+	pthread_mutex_lock(&s->lock);
+	for (struct img_inflight *j = s->inflight; j; j = j->next) {
+		if (strcmp(j->key, key) == 0) {
+			j->refs++;
+			while (!j->done)
+				pthread_cond_wait(&j->cond, &s->lock);
+			if (--j->refs == 0) {
+				pthread_cond_destroy(&j->cond);
+				free(j->key);
+				free(j);
+			}
+			pthread_mutex_unlock(&s->lock);
+			return false;
+		}
+	}
+	struct img_inflight *j = calloc(1, sizeof(*j));
+	if (j == NULL || (j->key = strdup(key)) == NULL) {
+		/* Without memory for bookkeeping the caller just does the work unshared. */
+		free(j);
+		pthread_mutex_unlock(&s->lock);
+		return true;
+	}
+	j->refs = 1;
+	pthread_cond_init(&j->cond, NULL);
+	j->next = s->inflight;
+	s->inflight = j;
+	pthread_mutex_unlock(&s->lock);
+	return true;
+}
+
+void img_inflight_end(struct img_store *s, const char *key)
+{
+	pthread_mutex_lock(&s->lock);
+	for (struct img_inflight **p = &s->inflight; *p; p = &(*p)->next) {
+		struct img_inflight *j = *p;
+		if (strcmp(j->key, key) != 0)
+			continue;
+		*p = j->next; /* a later begin starts a new job */
+		j->done = true;
+		pthread_cond_broadcast(&j->cond);
+		if (--j->refs == 0) {
+			pthread_cond_destroy(&j->cond);
+			free(j->key);
+			free(j);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void img_pins_add(struct img_store *s, const struct img_strv *keys)
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < keys->n; i++)
+		if (img_strv_add(&s->pull_pins, keys->v[i]) < 0)
+			crix_error("image store: out of memory pinning %s", keys->v[i]);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void img_pins_remove(struct img_store *s, const struct img_strv *keys)
+{
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < keys->n; i++)
+		img_strv_remove(&s->pull_pins, keys->v[i]);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- lookups ---- */
+
+static bool is_hex(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
+
+/* name: "sha256:<hex>", "<hex>", a unique hex prefix, a tag or a digest reference. */
+const struct img_record *img_find_locked(struct img_store *s, const char *name)
+{
+	if (name == NULL || *name == '\0')
+		return NULL;
+	const char *hex = strncmp(name, "sha256:", 7) == 0 ? name + 7 : name;
+	if (is_hex(hex)) {
+		const struct img_record *found = NULL;
+		size_t len = strlen(hex), matches = 0;
+		for (size_t i = 0; i < s->n_records; i++) {
+			if (strncmp(s->records[i]->img.id + 7, hex, len) == 0) {
+				found = s->records[i];
+				matches++;
+			}
+		}
+		if (matches == 1 && (len == 64 || hex == name))
+			return found;
+		if (len == 64 || hex != name)
+			return NULL;
+	}
+	struct img_ref ref;
+	_cleanup_err_ struct crix_err *perr = NULL;
+	if (img_ref_parse(name, &ref, &perr) < 0)
+		return NULL;
+	const struct img_record *found = NULL;
+	_cleanup_free_ char *want = NULL;
+	if (ref.digest != NULL) {
+		if (asprintf(&want, "%s/%s@%s", ref.domain, ref.path, ref.digest) < 0)
+			want = NULL;
+		for (size_t i = 0; want && !found && i < s->n_records; i++)
+			for (size_t j = 0; j < s->records[i]->img.n_repo_digests; j++)
+				if (strcmp(s->records[i]->img.repo_digests[j], want) == 0)
+					found = s->records[i];
+	} else {
+		if (asprintf(&want, "%s/%s:%s", ref.domain, ref.path, ref.tag) < 0)
+			want = NULL;
+		for (size_t i = 0; want && !found && i < s->n_records; i++)
+			for (size_t j = 0; j < s->records[i]->img.n_repo_tags; j++)
+				if (strcmp(s->records[i]->img.repo_tags[j], want) == 0)
+					found = s->records[i];
+	}
+	img_ref_clear(&ref);
+	return found;
+}
+
+int img_status(struct img_store *s, const char *name, struct img_image **out, struct crix_err **err)
+{
+	*out = NULL;
+	pthread_mutex_lock(&s->lock);
+	const struct img_record *r = img_find_locked(s, name);
+	if (r != NULL)
+		*out = image_dup(&r->img);
+	pthread_mutex_unlock(&s->lock);
+	if (r != NULL && *out == NULL)
+		return crix_err_make(err, ENOMEM, "image status %s", name);
+	return 0;
+}
+
+int img_list(struct img_store *s, const char *filter, struct img_image ***out, size_t *n, struct crix_err **err)
+{
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->lock);
+	struct img_image **v = calloc(s->n_records + 1, sizeof(*v));
+	size_t count = 0;
+	bool oom = v == NULL;
+	if (!oom && filter != NULL && *filter != '\0') {
+		const struct img_record *r = img_find_locked(s, filter);
+		if (r != NULL && (v[count++] = image_dup(&r->img)) == NULL)
+			oom = true;
+	} else {
+		for (size_t i = 0; !oom && i < s->n_records; i++)
+			if ((v[count++] = image_dup(&s->records[i]->img)) == NULL)
+				oom = true;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (oom) {
+		img_image_list_free(v, count);
+		return crix_err_make(err, ENOMEM, "list images");
+	}
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+/* ---- removal and garbage collection ---- */
+
+static bool layer_live_locked(struct img_store *s, const char *chain_id)
+{
+	for (size_t i = 0; i < s->n_records; i++)
+		for (size_t j = 0; j < s->records[i]->img.n_layers; j++)
+			if (strcmp(s->records[i]->img.layers[j], chain_id) == 0)
+				return true;
+	if (img_strv_has(&s->pull_pins, chain_id))
+		return true;
+	for (size_t i = 0; i < s->rootfs_pins.n; i++) {
+		const char *nl = strchr(s->rootfs_pins.v[i], '\n');
+		if (nl != NULL && strcmp(nl + 1, chain_id) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool blob_live_locked(struct img_store *s, const char *digest)
+{
+	for (size_t i = 0; i < s->n_records; i++)
+		if (img_strv_has(&s->records[i]->blobs, digest))
+			return true;
+	return img_strv_has(&s->pull_pins, digest);
+}
+
+/* Moves unreferenced layers and blobs into tmp/ under the lock (so that a pull starting now
+ * cannot see half-deleted ones), then deletes them outside it. */
+static int collect_garbage(struct img_store *s, struct crix_err **err)
+{
+	_cleanup_free_ char *trash = path_join(s->tmp_dir, "gc-XXXXXX");
+	if (trash == NULL || mkdtemp(trash) == NULL)
+		return crix_err_make(err, errno ? errno : ENOMEM, "create %s", s->tmp_dir);
+	pthread_mutex_lock(&s->lock);
+	unsigned moved = 0;
+	const char *dirs[2] = {s->layers_dir, s->blobs_dir};
+	for (int k = 0; k < 2; k++) {
+		DIR *d = opendir(dirs[k]);
+		if (d == NULL)
+			continue;
+		struct dirent *e;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.' || strlen(e->d_name) != 64)
+				continue;
+			char key[8 + 256];
+			snprintf(key, sizeof(key), "sha256:%s", e->d_name);
+			if (k == 0 ? layer_live_locked(s, key) : blob_live_locked(s, key))
+				continue;
+			char from[4096], to[4096];
+			snprintf(from, sizeof(from), "%s/%s", dirs[k], e->d_name);
+			snprintf(to, sizeof(to), "%s/%u", trash, moved++);
+			if (rename(from, to) < 0)
+				crix_warn("image gc: move %s: %s", from, strerror(errno));
+		}
+		closedir(d);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return crix_remove_tree(trash, err);
+}
+
+static void strv_drop(char **v, size_t *n, size_t i)
+{
+	free(v[i]);
+	memmove(&v[i], &v[i + 1], (*n - i) * sizeof(char *));
+	(*n)--;
+}
+
+int img_remove(struct img_store *s, const char *name, struct crix_err **err)
+{
+	pthread_mutex_lock(&s->lock);
+	struct img_record *r = (struct img_record *)img_find_locked(s, name);
+	if (r == NULL) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	/* A tag names one of several names: drop just the tag while the image keeps others. */
+	struct img_ref ref = {0};
+	_cleanup_err_ struct crix_err *perr = NULL;
+	const char *hex = strncmp(name, "sha256:", 7) == 0 ? name + 7 : name;
+	bool by_id = is_hex(hex) && strncmp(r->img.id + 7, hex, strlen(hex)) == 0;
+	bool by_tag = !by_id && img_ref_parse(name, &ref, &perr) == 0 && ref.digest == NULL;
+	if (by_tag && r->img.n_repo_tags > 1) {
+		_cleanup_free_ char *tag = NULL;
+		if (asprintf(&tag, "%s/%s:%s", ref.domain, ref.path, ref.tag) > 0) {
+			for (size_t i = 0; i < r->img.n_repo_tags; i++)
+				if (strcmp(r->img.repo_tags[i], tag) == 0)
+					strv_drop(r->img.repo_tags, &r->img.n_repo_tags, i--);
+		}
+		img_ref_clear(&ref);
+		int rc = record_save(s, r, err);
+		pthread_mutex_unlock(&s->lock);
+		return rc < 0 ? crix_err_wrap(err, "remove image %s", name) : 0;
+	}
+	img_ref_clear(&ref);
+	_cleanup_free_ char *path = record_path(s, r->img.id);
+	if (unlink(path) < 0 && errno != ENOENT) {
+		int e = errno;
+		pthread_mutex_unlock(&s->lock);
+		return crix_err_make(err, e, "remove image %s: unlink %s", name, path);
+	}
+	for (size_t i = 0; i < s->n_records; i++) {
+		if (s->records[i] == r) {
+			memmove(&s->records[i], &s->records[i + 1], (s->n_records - i - 1) * sizeof(*s->records));
+			s->n_records--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	crix_info("removed image %s (%s)", r->img.id, name);
+	record_free(r);
+	if (collect_garbage(s, err) < 0)
+		return crix_err_wrap(err, "remove image %s", name);
+	return 0;
+}
+
+/* Appends s to the NULL-terminated v unless present. */
+static int strv_append_new(char ***v, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*v)[i], s) == 0)
+			return 0;
+	char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+	if (nv == NULL)
+		return -1;
+	*v = nv;
+	if ((nv[*n] = strdup(s)) == NULL)
+		return -1;
+	nv[++*n] = NULL;
+	return 0;
+}
+
+int img_store_commit(struct img_store *s, struct img_record *rec, struct crix_err **err)
+{
+	pthread_mutex_lock(&s->lock);
+	struct img_record *existing = NULL;
+	/* A tag names one image: take it away from any other. */
+	for (size_t i = 0; i < s->n_records; i++) {
+		struct img_record *o = s->records[i];
+		if (strcmp(o->img.id, rec->img.id) == 0) {
+			existing = o;
+			continue;
+		}
+		bool changed = false;
+		for (size_t t = 0; t < rec->img.n_repo_tags; t++)
+			for (size_t j = 0; j < o->img.n_repo_tags; j++)
+				if (strcmp(o->img.repo_tags[j], rec->img.repo_tags[t]) == 0) {
+					strv_drop(o->img.repo_tags, &o->img.n_repo_tags, j--);
+					changed = true;
+				}
+		if (changed && record_save(s, o, err) < 0) {
+			pthread_mutex_unlock(&s->lock);
+			return -1;
+		}
+	}
+	if (existing != NULL) {
+		/* Same image again: add the new names to the ones it had. */
+		int rc = 0;
+		for (size_t i = 0; rc == 0 && i < rec->img.n_repo_tags; i++)
+			rc = strv_append_new(&existing->img.repo_tags, &existing->img.n_repo_tags, rec->img.repo_tags[i]);
+		for (size_t i = 0; rc == 0 && i < rec->img.n_repo_digests; i++)
+			rc = strv_append_new(&existing->img.repo_digests, &existing->img.n_repo_digests,
+					     rec->img.repo_digests[i]);
+		for (size_t i = 0; rc == 0 && i < rec->blobs.n; i++)
+			if (!img_strv_has(&existing->blobs, rec->blobs.v[i]))
+				rc = img_strv_add(&existing->blobs, rec->blobs.v[i]);
+		if (rc < 0)
+			crix_err_make(err, ENOMEM, "record image %s", rec->img.id);
+		else
+			rc = record_save(s, existing, err);
+		pthread_mutex_unlock(&s->lock);
+		record_free(rec);
+		return rc;
+	}
+	if (record_save(s, rec, err) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		record_free(rec);
+		return -1;
+	}
+	struct img_record **v = realloc(s->records, (s->n_records + 1) * sizeof(*v));
+	if (v == NULL) {
+		pthread_mutex_unlock(&s->lock);
+		record_free(rec);
+		return crix_err_make(err, ENOMEM, "record image");
+	}
+	s->records = v;
+	s->records[s->n_records++] = rec;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* ---- usage ---- */
+
+static __thread uint64_t walk_bytes, walk_inodes;
+
+static int walk_add(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path;
+	(void)type;
+	(void)ftw;
+	walk_bytes += (uint64_t)st->st_blocks * 512;
+	walk_inodes++;
+	return 0;
+}
+
+static int measure(const char *dir, const char *const *subdirs, size_t n, struct img_fs_usage *u,
+		   struct crix_err **err)
+{
+	memset(u, 0, sizeof(*u));
+	walk_bytes = walk_inodes = 0;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *p = path_join(dir, subdirs[i]);
+		if (p == NULL)
+			return crix_err_make(err, ENOMEM, "fs info");
+		if (nftw(p, walk_add, 64, FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+			return crix_err_make(err, errno, "measure %s", p);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	u->mountpoint = strdup(dir);
+	if (u->mountpoint == NULL)
+		return crix_err_make(err, ENOMEM, "fs info");
+	u->used_bytes = walk_bytes;
+	u->inodes_used = walk_inodes;
+	u->timestamp_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+	return 0;
+}
+
+int img_fs_info(struct img_store *s, struct img_fs_usage *images, struct img_fs_usage *containers,
+		struct crix_err **err)
+{
+	static const char *const image_dirs[] = {"blobs", "layers", "images"};
+	static const char *const container_dirs[] = {"containers"};
+	if (measure(s->root, image_dirs, 3, images, err) < 0)
+		return crix_err_wrap(err, "image fs info");
+	if (measure(s->root, container_dirs, 1, containers, err) < 0) {
+		img_fs_usage_clear(images);
+		return crix_err_wrap(err, "container fs info");
+	}
+	return 0;
+}
+
+void img_fs_usage_clear(struct img_fs_usage *u)
+{
+	free(u->mountpoint);
+	memset(u, 0, sizeof(*u));
+}
