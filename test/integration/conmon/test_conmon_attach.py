@@ -1,0 +1,128 @@
+"""Attach socket, terminal resize and exec-sync."""
+import json
+import os
+import socket
+import time
+
+from conmon_helpers import stream_lines, wait_for
+
+
+def connect_attach(c):
+    """Connects through a dir fd, as a client with a path over 108 bytes must."""
+    dfd = os.open(os.path.join(c.socket_dir, c.id), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect("/proc/self/fd/%d/attach" % dfd)
+    finally:
+        os.close(dfd)
+    s.settimeout(10)
+    return s
+
+
+def recv_until(s, stream, wanted):
+    data = b""
+    while wanted not in data:
+        packet = s.recv(65536)
+        assert packet, "attach socket closed; got %r" % data
+        if packet[0] == stream:
+            data += packet[1:]
+    return data
+
+
+def test_attach_round_trip_and_stdin_once(containers, tmp_path):
+    c = containers(["cat"])
+    # a socket dir whose attach path is far over sun_path's 108 bytes
+    c.socket_dir = os.path.join(c.dir, "s" * 60, "t" * 60)
+    c.create(["-i", "--stdin-once"])
+    s = connect_attach(c)
+    c.runc("start", c.id)
+    s.send(b"hello\n")
+    assert recv_until(s, 2, b"hello\n") == b"hello\n"
+    s.send(b"second line\n")
+    assert recv_until(s, 2, b"second line\n") == b"second line\n"
+    # with --stdin-once the end of this client's input closes the container's stdin
+    s.shutdown(socket.SHUT_WR)
+    assert c.exit_code() == 0
+    assert s.recv(65536) == b""  # the monitor hangs up once the container is gone
+    s.close()
+    assert stream_lines(c.log_records(), "stdout") == [b"hello", b"second line"]
+
+
+def test_two_clients_see_output(containers):
+    c = containers(["sh", "-c", "read x; echo got $x; echo oops >&2"])
+    c.create(["-i"])
+    a, b = connect_attach(c), connect_attach(c)
+    c.runc("start", c.id)
+    a.send(b"ping\n")
+    for s in (a, b):
+        assert recv_until(s, 2, b"got ping\n") == b"got ping\n"
+        assert recv_until(s, 3, b"oops\n") == b"oops\n"
+    assert c.exit_code() == 0
+
+
+def test_resize_reaches_the_pty(containers):
+    c = containers(["sh", "-c", "read x; stty size"], terminal=True)
+    c.create(["-t", "-i"])
+    s = connect_attach(c)
+    c.runc("start", c.id)
+    c.ctl("1 37 101")
+    time.sleep(0.2)  # the fifo and the attach socket are separate channels
+    s.send(b"go\n")
+    assert b"37 101" in recv_until(s, 2, b"37 101")
+    assert c.exit_code() == 0
+    assert any(b"37 101" in line for line in stream_lines(c.log_records(), "stdout"))
+
+
+def exec_sync(c, args, extra=()):
+    spec = {"args": args, "cwd": "/", "env": ["PATH=/bin"], "user": {"uid": 0, "gid": 0},
+            "terminal": False}
+    n = len(os.listdir(c.dir))
+    spec_path = os.path.join(c.dir, "process-%d.json" % n)
+    out, err = spec_path + ".out", spec_path + ".err"
+    with open(spec_path, "w") as f:
+        json.dump(spec, f)
+    cmd = [c.command()[0], "-e", "-c", c.id, "-r", "/usr/sbin/runc", "--runtime-arg",
+           "--root=" + c.runc_root, "--exec-process-spec", spec_path, "--exec-stdout", out,
+           "--exec-stderr", err] + list(extra)
+    start = time.monotonic()
+    result = c.spawn(cmd)
+    c.starter.wait(30)
+    result["elapsed"] = time.monotonic() - start
+    result["stdout"], result["stderr"] = c.read(out), c.read(err)
+    result["monitor_status"] = c.starter.returncode
+    return result
+
+
+def test_exec_sync_output_and_exit_code(containers):
+    c = containers(["sleep", "100"])
+    c.start()
+    r = exec_sync(c, ["sh", "-c", "echo out; echo err >&2; exit 5"])
+    assert (r["exit_code"], r["timed_out"], r["stdout"], r["stderr"]) == (5, False, b"out\n", b"err\n")
+    assert (r["stdout_truncated"], r["stderr_truncated"]) == (False, False)
+    assert r["monitor_status"] == 5
+
+
+def test_exec_sync_timeout(containers):
+    c = containers(["sleep", "100"])
+    c.start()
+    r = exec_sync(c, ["sh", "-c", "echo before; sleep 30"], ["-T", "1"])
+    assert r["timed_out"] is True and r["exit_code"] == 137
+    assert r["stdout"] == b"before\n"
+    assert r["elapsed"] < 10
+
+
+def test_exec_sync_truncates_output(containers):
+    c = containers(["sleep", "100"])
+    c.start()
+    r = exec_sync(c, ["sh", "-c", "head -c 5000 /dev/zero; echo fine >&2"], ["--exec-output-max", "1000"])
+    assert r["exit_code"] == 0
+    assert (r["stdout_bytes"], r["stdout_truncated"]) == (1000, True)
+    assert r["stdout"] == b"\0" * 1000
+    assert (r["stderr"], r["stderr_truncated"]) == (b"fine\n", False)
+
+
+def test_exec_sync_failure_is_reported(containers):
+    c = containers(["sleep", "100"])
+    c.start()
+    r = exec_sync(c, ["/no/such/program"])
+    assert r["pid"] == -1 and "/no/such/program" in r["message"], r

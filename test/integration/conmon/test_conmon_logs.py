@@ -1,0 +1,78 @@
+"""CRI log records written by crix-conmon: exact bytes, P/F splitting, reopen, size cap."""
+import os
+import time
+
+from conmon_helpers import parse_log, stream_lines, wait_for
+
+
+def test_interleaved_streams_are_exact(containers):
+    c = containers(["sh", "-c", "echo out1; echo err1 >&2; echo 'out 2  spaced'; "
+                    "printf 'err\\t2\\n' >&2; printf 'no newline'"])
+    c.start()
+    assert c.exit_code() == 0
+    records = c.log_records()
+    assert stream_lines(records, "stdout") == [b"out1", b"out 2  spaced", b"no newline"]
+    assert stream_lines(records, "stderr") == [b"err1", b"err\t2"]
+    # output without a trailing newline ends as a P record
+    last_stdout = [r for r in records if r[1] == "stdout"][-1]
+    assert last_stdout[2:] == ("P", b"no newline")
+    for ts, _, _, _ in records:
+        assert ts.endswith("Z") and len(ts) == 30
+
+
+def test_long_line_is_split_into_partials_ending_full(containers):
+    c = containers(["sh", "-c", "head -c 102400 /dev/zero | tr '\\0' a; echo; echo after"])
+    c.start()
+    assert c.exit_code() == 0
+    records = [r for r in c.log_records() if r[1] == "stdout"]
+    # the 100 KiB line: P records then one F; then the "after" line
+    assert records[-1][2:] == ("F", b"after")
+    line = records[:-1]
+    assert len(line) >= 2
+    assert [r[2] for r in line] == ["P"] * (len(line) - 1) + ["F"]
+    assert all(r[3] for r in line[:-1]), "empty P record"
+    assert b"".join(r[3] for r in line) == b"a" * 102400
+
+
+def test_reopen_after_rename(containers):
+    c = containers(["sh", "-c", "i=0; while [ $i -lt 400 ]; do echo tick $i; i=$((i+1)); sleep 0.01; done"])
+    c.start()
+    wait_for(lambda: len(c.log_records()) >= 5, what="first records")
+    os.rename(c.log_path, c.log_path + ".old")
+    c.ctl("2 0 0")
+    wait_for(lambda: os.path.exists(c.log_path) and len(c.log_records()) >= 5, what="reopened log")
+    assert c.exit_code(30) == 0
+    old = parse_log(c.read(c.log_path + ".old"))
+    new = c.log_records()
+    ticks = stream_lines(old, "stdout") + stream_lines(new, "stdout")
+    assert ticks == [b"tick %d" % i for i in range(400)]
+
+
+def test_size_cap_rotates_and_keeps_newest(containers):
+    c = containers(["sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done"])
+    c.start(["--log-size-max", "8192"])
+    assert c.exit_code() == 0
+    current = c.read(c.log_path)
+    rotated = c.read(c.log_path + ".1")
+    assert rotated is not None
+    assert len(current) <= 8192 and len(rotated) <= 8192
+    lines = stream_lines(parse_log(rotated), "stdout") + stream_lines(parse_log(current), "stdout")
+    assert lines[-1] == b"line 1999"
+    # the two files hold a contiguous tail of the output
+    first = int(lines[0].split()[1])
+    assert lines == [b"line %d" % i for i in range(first, 2000)]
+
+
+def test_monitor_idles_at_zero_cpu(containers):
+    c = containers(["sleep", "100"])
+    c.start()
+    time.sleep(0.3)
+
+    def cpu_ticks():
+        with open("/proc/%d/stat" % c.monitor_pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    before = cpu_ticks()
+    time.sleep(1.0)
+    assert cpu_ticks() - before == 0
