@@ -88,7 +88,7 @@ static int parse_size(const char *text, const char *name, uint64_t *out, struct 
 	errno = 0;
 	long long v = strtoll(text, &end, 10);
 	if (errno != 0 || end == text || *end != '\0')
-		return crix_err_make(err, EINVAL, "%s: not a number: %s", name, text);
+		return crix_err_make(err, 0, "%s: not a number: %s", name, text);
 	*out = v <= 0 ? 0 : (uint64_t)v;
 	return 0;
 }
@@ -105,14 +105,14 @@ static bool valid_id(const char *id)
 static int check(const struct mon_opts *o, struct crix_err **err)
 {
 	if (o->cid == NULL)
-		return crix_err_make(err, EINVAL, "--cid is required");
+		return crix_err_make(err, 0, "--cid is required");
 	if (!valid_id(o->cid))
-		return crix_err_make(err, EINVAL, "invalid container id: %s", o->cid);
+		return crix_err_make(err, 0, "invalid container id: %s", o->cid);
 	if (o->runtime == NULL)
-		return crix_err_make(err, EINVAL, "--runtime is required");
+		return crix_err_make(err, 0, "--runtime is required");
 	if (o->exec) {
 		if (o->exec_process_spec == NULL)
-			return crix_err_make(err, EINVAL, "--exec needs --exec-process-spec");
+			return crix_err_make(err, 0, "--exec needs --exec-process-spec");
 		return 0;
 	}
 	const char *missing = o->bundle == NULL      ? "--bundle"
@@ -121,7 +121,7 @@ static int check(const struct mon_opts *o, struct crix_err **err)
 			      : o->socket_dir == NULL ? "--socket-dir-path"
 						      : NULL;
 	if (missing != NULL)
-		return crix_err_make(err, EINVAL, "%s is required", missing);
+		return crix_err_make(err, 0, "%s is required", missing);
 	return 0;
 }
 
@@ -180,12 +180,12 @@ int mon_opts_parse(int argc, char **argv, struct mon_opts *o, struct crix_err **
 		case OPT_LOG_LEVEL: o->log_level = optarg; break;
 		case 'h': o->help = true; return 0;
 		case OPT_VERSION: o->version = true; return 0;
-		case ':': return crix_err_make(err, EINVAL, "option %s needs a value", argv[optind - 1]);
-		default: return crix_err_make(err, EINVAL, "unknown option %s", argv[optind - 1]);
+		case ':': return crix_err_make(err, 0, "option %s needs a value", argv[optind - 1]);
+		default: return crix_err_make(err, 0, "unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		return crix_err_make(err, EINVAL, "unexpected argument %s", argv[optind]);
+		return crix_err_make(err, 0, "unexpected argument %s", argv[optind]);
 	return check(o, err);
 }
 

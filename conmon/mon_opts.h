@@ -37,7 +37,7 @@ struct mon_opts {
 };
 
 /* Parses argv into opts (pointers into argv; runtime_args allocated) and checks that the
- * options needed by the chosen mode are present. */
+ * options needed by the chosen mode are present. Usage errors carry errnum 0. */
 int mon_opts_parse(int argc, char **argv, struct mon_opts *opts, struct crix_err **err);
 
 void mon_opts_free(struct mon_opts *opts);
