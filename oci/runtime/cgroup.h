@@ -15,12 +15,14 @@
  * Limits (oci_resources), v1: memory.limit_in_bytes, memory.soft_limit_in_bytes,
  * memory.memsw.limit_in_bytes (only where swap accounting exists; otherwise a swap value
  * equal to the limit or -1 is skipped and any other value is an error), memory.swappiness,
- * memory.kmem.limit_in_bytes, memory.oom_control, cpu.shares, cpu.cfs_period_us,
+ * memory.kmem.tcp.limit_in_bytes (memory.kernel is ignored, as in runc), memory.oom_control,
+ * cpu.shares, cpu.cfs_period_us,
  * cpu.cfs_quota_us, cpu.rt_*, cpu.idle, cpuset.cpus/mems, pids.max, blkio.weight /
  * blkio.leaf_weight / blkio.weight_device (skipped with a debug line where the kernel has no
  * proportional blkio, as here), blkio.throttle.*, hugetlb.<size>.limit_in_bytes,
  * devices.deny/devices.allow in rule order followed by the default device allow-list of runc
- * (null, zero, full, random, urandom, tty, console, ptmx, pts/*, tun, mknod of any device).
+ * (null, zero, full, random, urandom, tty, ptmx, /dev/pts/N, net/tun, mknod of any device);
+ * without device rules the device cgroup is left as inherited.
  * The caller adds an allow rule for each linux.devices entry to res->devices itself.
  * v2: memory.max, memory.low, memory.swap.max (OCI swap is memory+swap: written as
  * swap - limit), memory.oom.group unaffected, cpu.max "<quota|max> <period>", cpu.weight
@@ -29,6 +31,8 @@
  * hugetlb.<size>.max, the `unified` map written verbatim last (keys must be plain file names:
  * no '/', not "." or ".."), devices as a BPF_PROG_TYPE_CGROUP_DEVICE program attached to the
  * cgroup directory (replacing the one crix attached before).
+ * As in runc 1.1, a value of 0 means "unset" for memory limit/reservation/swap, cpu shares/
+ * quota/period and pids.limit; pids.limit < 0 writes "max".
  * A limit asked for a controller that is not mounted/enabled is an error naming the file.
  *
  * A handle records the layout and the absolute directory in each hierarchy; it has no open
