@@ -136,6 +136,7 @@ struct img_client {
 	const struct img_creds *creds;
 	pthread_mutex_t lock;
 	char *authz; /* Authorization header value that worked last ("Bearer ...", "Basic ...") */
+	bool plain_http; /* an insecure endpoint that did not speak TLS */
 };
 void img_client_init(struct img_client *c, struct img_store *s, const struct img_endpoint *ep,
 		     const struct img_creds *creds);

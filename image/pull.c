@@ -619,11 +619,12 @@ static int pull_from(struct img_store *s, const struct img_ref *ref, const char 
 		     char **image_id, struct crix_err **err)
 {
 	json_object *top = NULL, *man = NULL, *cfg = NULL;
-	_cleanup_free_ char *top_mt = NULL, *man_mt = NULL, *cfg_text = NULL;
+	_cleanup_free_ char *top_mt = NULL, *man_mt = NULL, *cfg_text = NULL, *tag = NULL, *rd = NULL;
 	char top_digest[IMG_DIGEST_LEN + 1], man_digest[IMG_DIGEST_LEN + 1];
 	struct layer *layers = NULL;
 	struct img_strv pins = {0};
 	struct img_record *rec = NULL;
+	_cleanup_err_ struct crix_err *rerr = NULL;
 	int rc = -1;
 	if (fetch_manifest(c, ref->digest ? ref->digest : ref->tag, ref->digest, &top, top_digest, &top_mt, err) < 0)
 		goto out;
@@ -652,7 +653,7 @@ static int pull_from(struct img_store *s, const struct img_ref *ref, const char 
 	}
 	/* Config: from the store if it verifies, else from the registry. */
 	size_t cfg_len = 0;
-	_cleanup_err_ struct crix_err *rerr = NULL;
+	crix_err_free(&rerr);
 	if (img_blob_read(s, config_digest, IMG_MAX_CONFIG, &cfg_text, &cfg_len, &rerr) < 0) {
 		char got[IMG_DIGEST_LEN + 1];
 		if (img_client_blob_mem(c, config_digest, IMG_MAX_CONFIG, &cfg_text, &cfg_len, err) < 0)
@@ -725,7 +726,6 @@ static int pull_from(struct img_store *s, const struct img_ref *ref, const char 
 
 	rec = calloc(1, sizeof(*rec));
 	struct img_strv tags = {0}, digests = {0}, chain = {0};
-	_cleanup_free_ char *tag = NULL, *rd = NULL;
 	json_object *cc;
 	const char *user = json_object_object_get_ex(cfg, "config", &cc) ? json_str(cc, "User") : NULL;
 	bool ok = rec != NULL && asprintf(&rd, "%s@%s", name, top_digest) > 0 && img_strv_add(&digests, rd) == 0;

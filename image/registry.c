@@ -268,6 +268,7 @@ struct request {
 	const char *authz; /* full header value or NULL */
 	const char *post_body;
 	const char *basic_user, *basic_pass; /* for token servers */
+	bool tls_noverify;                  /* insecure endpoints */
 };
 
 /* Performs one request; returns the curl result. */
@@ -300,6 +301,10 @@ static CURLcode perform(struct img_store *s, const struct request *rq, struct ex
 	curl_easy_setopt(c, CURLOPT_CAPATH, "/etc/ssl/certs");
 	if (ca != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	if (rq->tls_noverify) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
@@ -577,15 +582,16 @@ static int api_get(struct img_client *c, const char *path, const char *accept, s
 		   struct crix_err **err)
 {
 	const struct img_endpoint *ep = c->ep;
-	_cleanup_free_ char *url = NULL;
-	if (asprintf(&url, "%s://%s/v2/%s/%s", ep->insecure ? "http" : "https", ep->host, ep->repo, path) < 0)
-		return crix_err_make(err, ENOMEM, "request");
 	bool reauthorized = false;
 	for (int attempt = 0;;) {
 		pthread_mutex_lock(&c->lock);
 		_cleanup_free_ char *authz = c->authz ? strdup(c->authz) : NULL;
+		bool plain = c->plain_http;
 		pthread_mutex_unlock(&c->lock);
-		struct request rq = {.url = url, .accept = accept, .authz = authz};
+		_cleanup_free_ char *url = NULL;
+		if (asprintf(&url, "%s://%s/v2/%s/%s", plain ? "http" : "https", ep->host, ep->repo, path) < 0)
+			return crix_err_make(err, ENOMEM, "request");
+		struct request rq = {.url = url, .accept = accept, .authz = authz, .tls_noverify = ep->insecure};
 		exchange_reset(x);
 		x->delivered = 0;
 		CURLcode cc = perform(c->store, &rq, x);
@@ -596,6 +602,14 @@ static int api_get(struct img_client *c, const char *path, const char *accept, s
 		if (x->sink_failed)
 			return -1; /* the sink holds the error */
 		bool retry = false;
+		if (cc != CURLE_OK && ep->insecure && !plain && x->status == 0) {
+			/* insecure: unverified TLS first, plain HTTP when the endpoint does not speak TLS */
+			crix_debug("%s: %s; trying plain HTTP", url, curl_easy_strerror(cc));
+			pthread_mutex_lock(&c->lock);
+			c->plain_http = true;
+			pthread_mutex_unlock(&c->lock);
+			continue;
+		}
 		if (cc != CURLE_OK) {
 			retry = true;
 			crix_err_make(err, curl_errno(cc), "%s: %s", url, curl_easy_strerror(cc));

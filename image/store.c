@@ -321,6 +321,8 @@ static int load_records(struct img_store *s, struct crix_err **err)
 
 /* ---- open / close ---- */
 
+static int collect_garbage(struct img_store *s, struct crix_err **err);
+
 static char *path_join(const char *a, const char *b)
 {
 	char *p = NULL;
@@ -361,9 +363,11 @@ int img_store_open(const struct img_store_opts *opts, struct img_store **out, st
 			return crix_err_wrap(err, "open image store %s", opts->root);
 		}
 	}
-	/* Leftovers of interrupted downloads and unpacks: nothing in tmp/ is ever referenced. */
+	/* Leftovers of interrupted downloads and unpacks: nothing in tmp/ is ever referenced;
+	 * blobs and layers no image or rootfs uses (a pull killed before its record) go too. */
 	if (crix_remove_tree(s->tmp_dir, err) < 0 || crix_mkdir_p(s->tmp_dir, 0700, err) < 0 ||
-	    load_records(s, err) < 0 || img_rootfs_load(s, err) < 0 || img_http_new(s, &s->http, err) < 0) {
+	    load_records(s, err) < 0 || img_rootfs_load(s, err) < 0 || img_http_new(s, &s->http, err) < 0 ||
+	    collect_garbage(s, err) < 0) {
 		img_store_close(s);
 		return crix_err_wrap(err, "open image store %s", opts->root);
 	}

@@ -94,10 +94,11 @@ static long openat2_beneath(int dirfd, const char *path, int flags)
 
 /* Cleans an archive path: strips "./" and duplicate slashes; absolute names and ".."
  * components are refused. "" means the layer root. */
-static int clean_name(struct unpacker *u, const char *name, char **out)
+static int clean_name(struct unpacker *u, const char *entry, const char *name, char **out)
 {
+	const char *what = entry == name ? "path" : "hardlink target";
 	if (name[0] == '/')
-		return crix_err_make(u->err, EPERM, "layer entry \"%s\": absolute path", name);
+		return crix_err_make(u->err, EPERM, "layer entry \"%s\": %s \"%s\" is absolute", entry, what, name);
 	char *c = malloc(strlen(name) + 1);
 	if (c == NULL)
 		return crix_err_make(u->err, ENOMEM, "unpack");
@@ -106,7 +107,8 @@ static int clean_name(struct unpacker *u, const char *name, char **out)
 		size_t len = strcspn(p, "/");
 		if (len == 2 && p[0] == '.' && p[1] == '.') {
 			free(c);
-			return crix_err_make(u->err, EPERM, "layer entry \"%s\": path leaves the layer (..)", name);
+			return crix_err_make(u->err, EPERM, "layer entry \"%s\": %s \"%s\" leaves the layer (..)", entry,
+					     what, name);
 		}
 		if (len > 0 && !(len == 1 && p[0] == '.')) {
 			if (n > 0)
@@ -280,8 +282,8 @@ static int whiteout(struct unpacker *u, const char *name, int parent, const char
 static int hardlink(struct unpacker *u, const char *name, int parent, const char *base, const char *target_name)
 {
 	_cleanup_free_ char *target = NULL;
-	if (clean_name(u, target_name, &target) < 0)
-		return crix_err_wrap(u->err, "hardlink \"%s\"", name);
+	if (clean_name(u, name, target_name, &target) < 0)
+		return -1;
 	if (*target == '\0')
 		return crix_err_make(u->err, EPERM, "layer entry \"%s\": hardlink to the layer root", name);
 	const char *tdir, *tbase;
@@ -305,7 +307,7 @@ static int entry(struct unpacker *u, struct archive *tar, struct archive_entry *
 	if (raw_name == NULL)
 		return crix_err_make(u->err, EINVAL, "layer entry without a name");
 	_cleanup_free_ char *path = NULL;
-	if (clean_name(u, raw_name, &path) < 0)
+	if (clean_name(u, raw_name, raw_name, &path) < 0)
 		return -1;
 	if (*path == '\0') /* "./": the layer root itself */
 		return 0;
