@@ -4,6 +4,8 @@
  * Records are printed as JSON (one object, or an array for list). */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +20,12 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: crix-image --root DIR [--config FILE] [--auth-file FILE] [--certs-dir DIR]\n"
 		   "                  [--parallel N] [--two-pass] [--creds USER:PASSWORD] [--log-level L]\n"
-		   "                  pull REF | list [FILTER] | status REF | rm REF | fsinfo\n"
+		   "                  [--stall-timeout SECONDS]\n"
+		   "                  pull REF... | list [FILTER] | status REF | rm REF | fsinfo\n"
 		   "                  | mount CONTAINER-ID IMAGE TARGET | umount CONTAINER-ID\n"
 		   "--config reads image.registries, image.auth_file and image.max_parallel_downloads\n"
-		   "from a crix YAML file; --creds is sent as the pull's AuthConfig.\n");
+		   "from a crix YAML file; --creds is sent as the pull's AuthConfig; several REFs are pulled\n"
+		   "at the same time.\n");
 }
 
 static json_object *strv_json(char **v, size_t n)
@@ -61,17 +65,61 @@ static json_object *usage_json(const struct img_fs_usage *u)
 	return o;
 }
 
+struct pull_job {
+	struct img_store *store;
+	const char *ref;
+	const struct img_auth *auth;
+	char *id;
+	struct crix_err *err;
+	pthread_t thread;
+	bool started;
+};
+
+static void *pull_thread(void *arg)
+{
+	struct pull_job *j = arg;
+	img_pull(j->store, j->ref, j->auth, &j->id, &j->err);
+	return NULL;
+}
+
+/* Pulls every ref at once (one thread each); prints the ids in order. */
+static int pull_all(struct img_store *store, int n, char **refs, const struct img_auth *auth, struct crix_err **err)
+{
+	struct pull_job *jobs = calloc(n, sizeof(*jobs));
+	if (jobs == NULL)
+		return crix_err_make(err, ENOMEM, "pull");
+	for (int i = 0; i < n; i++) {
+		jobs[i] = (struct pull_job){.store = store, .ref = refs[i], .auth = auth};
+		jobs[i].started = pthread_create(&jobs[i].thread, NULL, pull_thread, &jobs[i]) == 0;
+		if (!jobs[i].started)
+			pull_thread(&jobs[i]);
+	}
+	int rc = 0;
+	for (int i = 0; i < n; i++) {
+		if (jobs[i].started)
+			pthread_join(jobs[i].thread, NULL);
+		if (jobs[i].err != NULL) {
+			if (rc == 0)
+				*err = jobs[i].err;
+			else {
+				fprintf(stderr, "crix-image: %s\n", crix_err_msg(jobs[i].err));
+				crix_err_free(&jobs[i].err);
+			}
+			rc = -1;
+		} else {
+			puts(jobs[i].id);
+		}
+		free(jobs[i].id);
+	}
+	free(jobs);
+	return rc;
+}
+
 static int run(struct img_store *store, int argc, char **argv, const struct img_auth *auth, struct crix_err **err)
 {
 	const char *cmd = argv[0];
-	if (!strcmp(cmd, "pull") && argc == 2) {
-		char *id = NULL;
-		if (img_pull(store, argv[1], auth, &id, err) < 0)
-			return -1;
-		puts(id);
-		free(id);
-		return 0;
-	}
+	if (!strcmp(cmd, "pull") && argc >= 2)
+		return pull_all(store, argc - 1, argv + 1, auth, err);
 	if (!strcmp(cmd, "list") && argc <= 2) {
 		struct img_image **v;
 		size_t n;
@@ -121,7 +169,8 @@ int main(int argc, char **argv)
 		{"auth-file", required_argument, NULL, 'a'}, {"certs-dir", required_argument, NULL, 'C'},
 		{"parallel", required_argument, NULL, 'p'},  {"two-pass", no_argument, NULL, '2'},
 		{"creds", required_argument, NULL, 'u'},     {"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+		{"stall-timeout", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct img_store_opts o = {0};
 	const char *config = NULL;
@@ -146,6 +195,9 @@ int main(int argc, char **argv)
 			break;
 		case '2':
 			o.unpack_after_download = true;
+			break;
+		case 's':
+			o.stall_timeout_seconds = (unsigned)atoi(optarg);
 			break;
 		case 'u':
 			creds = optarg;

@@ -278,11 +278,13 @@ class TokenServer:
 class FakeRegistry:
     """A registry that misbehaves: mode "garbage" answers manifests with non-JSON, "hang"
     accepts connections and never answers, "reset" closes them at once, "flaky" answers 503
-    `fail` times before proxying to `upstream`, "huge" serves a manifest over 4 MiB."""
+    `fail` times before proxying to `upstream`, "huge" serves a manifest over 4 MiB, "proxy"
+    just proxies, "slow" proxies blobs at about `rate` bytes/s. Requested paths are in .paths."""
 
-    def __init__(self, mode, upstream=None, fail=2):
-        self.mode, self.upstream, self.fail = mode, upstream, fail
+    def __init__(self, mode, upstream=None, fail=2, rate=256 << 10):
+        self.mode, self.upstream, self.fail, self.rate = mode, upstream, fail, rate
         self.hits = 0
+        self.paths = []
         fake = self
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -309,6 +311,7 @@ class FakeRegistry:
 
             def do_GET(self):
                 fake.hits += 1
+                fake.paths.append(self.path)
                 if self.path == "/v2/":
                     return self.send(200, b"{}")
                 if fake.mode == "garbage":
@@ -322,7 +325,17 @@ class FakeRegistry:
                     "Accept": self.headers.get("Accept", "*/*")})
                 try:
                     with urllib.request.urlopen(req) as r:
-                        self.send(r.status, r.read(), r.headers.get("Content-Type", ""))
+                        body = r.read()
+                        if fake.mode != "slow" or "/blobs/" not in self.path:
+                            return self.send(r.status, body, r.headers.get("Content-Type", ""))
+                        self.send_response(r.status)
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        chunk = max(1, fake.rate // 20)
+                        for i in range(0, len(body), chunk):
+                            self.wfile.write(body[i:i + chunk])
+                            self.wfile.flush()
+                            time.sleep(0.05)
                 except urllib.error.HTTPError as e:
                     self.send(e.code, e.read(), e.headers.get("Content-Type", ""))
 

@@ -1,0 +1,245 @@
+"""Pulls through crix-image (the image library without the daemon) against Debian's
+docker-registry on loopback: formats, unpacked trees, hostile layers, errors, removal."""
+import json
+import os
+import stat
+import subprocess
+
+import pytest
+
+import testenv
+from conftest import CrixImage  # noqa: F401  (this folder's conftest)
+
+
+def ref(reg, name, tag="v1"):
+    return "%s/crix/%s:%s" % (reg.host, name, tag)
+
+
+@pytest.fixture
+def cli(crix_image, registry):
+    crix_image.registry(registry.host, insecure=True)
+    return crix_image
+
+
+def test_pull_single_records_names_and_config(cli, registry, images):
+    img = images["single"]
+    (image_id,) = cli.pull_ok(ref(registry, "single"))
+    assert image_id == img.config_digest
+    st = cli.status(ref(registry, "single"))
+    assert st["id"] == img.config_digest
+    assert st["repo_tags"] == [ref(registry, "single")]
+    assert st["repo_digests"] == ["%s/crix/single@%s" % (registry.host, img.digest)]
+    assert st["size"] == len(img.config) + sum(l["size"] for l in img.layers)
+    assert st["config"]["rootfs"]["diff_ids"] == img.diff_ids
+    assert st["user"] == ""
+    # found by id, short id, digest reference; unknown names are null, not errors
+    for name in (img.config_digest, img.config_digest[7:], img.config_digest[7:19],
+                 "%s/crix/single@%s" % (registry.host, img.digest)):
+        assert cli.status(name)["id"] == img.config_digest, name
+    assert cli.status(ref(registry, "single", "nope")) is None
+    assert cli.status("sha256:" + "0" * 64) is None
+    assert [i["id"] for i in cli.list()] == [img.config_digest]
+    # the layer store holds the unpacked layer and its meta
+    (chain,) = st["layers"]
+    meta = json.load(open(cli.dir("layers", chain[7:], "meta.json")))
+    assert meta["digest"] == img.layers[0]["digest"] and meta["diff_id"] == img.diff_ids[0]
+    assert os.path.isfile(cli.dir("layers", chain[7:], "diff", "bin", "busybox"))
+    assert cli.listdir("tmp") == []
+
+
+def test_docker_schema2_and_user(cli, registry, images):
+    (image_id,) = cli.pull_ok(ref(registry, "docker"))
+    assert image_id == images["docker"].config_digest
+    assert cli.status(image_id)["user"] == "app"
+
+
+def walk(root, names):
+    """path -> (type, mode, uid, gid, content/link) for names and everything below them."""
+    out = {}
+
+    def visit(rel):
+        p = os.path.join(root, rel)
+        st = os.lstat(p)
+        if stat.S_ISLNK(st.st_mode):
+            out[rel] = ("l", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, os.readlink(p))
+        elif stat.S_ISDIR(st.st_mode):
+            out[rel] = ("d", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, None)
+            for n in os.listdir(p):
+                visit(os.path.join(rel, n))
+        elif stat.S_ISREG(st.st_mode):
+            out[rel] = ("f", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, open(p).read())
+        else:
+            out[rel] = ("?", stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, None)
+
+    for n in names:
+        if os.path.lexists(os.path.join(root, n)):
+            visit(n)
+    return out
+
+
+@pytest.mark.parametrize("name", ["multi", "zstd"])
+def test_multi_layer_tree_through_overlay(cli, registry, tmp_path, name):
+    (image_id,) = cli.pull_ok(ref(registry, name))
+    target = str(tmp_path / "rootfs")
+    cli.run("mount", "c1", image_id, target, check=True)
+    try:
+        assert walk(target, testenv.MULTI_CHECKED) == testenv.MULTI_EXPECTED
+        # hardlink kept as one inode
+        assert os.lstat(os.path.join(target, "data/hard")).st_ino == os.lstat(os.path.join(target, "data/file.txt")).st_ino
+        assert os.path.isfile(os.path.join(target, "bin/busybox"))
+        # the container's writes go to its upper dir, not to the shared layers
+        with open(os.path.join(target, "data", "written"), "w") as f:
+            f.write("x")
+        assert os.path.exists(cli.dir("containers", "c1", "upper", "data", "written"))
+    finally:
+        cli.run("umount", "c1", check=True)
+    assert not os.path.ismount(target)
+    assert cli.listdir("containers") == []
+
+
+@pytest.mark.parametrize("name", ["index", "index-docker"])
+def test_index_picks_this_platform_not_the_first(cli, registry, images, name):
+    (image_id,) = cli.pull_ok(ref(registry, name))
+    assert image_id == images["index-amd64"].config_digest  # arm64 is listed first
+    st = cli.status(image_id)
+    assert st["repo_digests"] == ["%s/crix/%s@%s" % (registry.host, name, images[name].digest)]
+    target_layers = st["layers"]
+    diff = cli.dir("layers", target_layers[-1][7:], "diff", "arch")
+    assert open(diff).read() == "amd64"
+
+
+def test_index_without_this_platform(cli, registry):
+    p = cli.pull(ref(registry, "index-noamd64"))
+    assert p.returncode != 0
+    assert "no image for linux/amd64 in the index (it has linux/arm64/v8)" in p.stderr
+
+
+def test_pull_by_digest(cli, registry, images):
+    img = images["single"]
+    (image_id,) = cli.pull_ok("%s/crix/single@%s" % (registry.host, img.digest))
+    st = cli.status(image_id)
+    assert st["repo_tags"] == [] and st["repo_digests"] == ["%s/crix/single@%s" % (registry.host, img.digest)]
+    # a digest the registry does not have
+    p = cli.pull("%s/crix/single@sha256:%s" % (registry.host, "1" * 64))
+    assert p.returncode != 0 and "manifest unknown (404)" in p.stderr
+
+
+def test_unknown_image_error_names_reference_and_status(cli, registry):
+    p = cli.pull(ref(registry, "nope", "1"))
+    assert p.returncode == 1
+    assert "pull %s: manifest unknown (404)" % ref(registry, "nope", "1") in p.stderr
+    p = cli.pull("Not/Valid")
+    assert "invalid reference \"Not/Valid\": repository name must be lowercase" in p.stderr
+
+
+@pytest.mark.parametrize("name", sorted(testenv.hostile_layers()))
+def test_hostile_layer_fails_and_writes_nothing_outside(cli, registry, name):
+    _, entry_name, target = testenv.hostile_layers()[name]
+    if target:
+        assert not os.path.lexists(target)
+    passwd = os.stat("/etc/passwd")
+    p = cli.pull(ref(registry, "hostile-" + name))
+    assert p.returncode == 1
+    assert 'layer entry "%s"' % entry_name in p.stderr
+    if target:
+        assert not os.path.lexists(target)
+    assert os.stat("/etc/passwd").st_nlink == passwd.st_nlink
+    assert cli.list() == []
+    assert cli.listdir("layers") == [] and cli.listdir("tmp") == []
+
+
+def test_remove_by_tag_id_and_shared_layers(cli, registry, images):
+    single, docker = images["single"], images["docker"]
+    cli.pull_ok(ref(registry, "single"), ref(registry, "docker"))  # at the same time
+    shared = cli.status(single.config_digest)["layers"][0]
+    assert cli.status(docker.config_digest)["layers"] == [shared]  # same layer blob, one dir
+    assert len(cli.listdir("layers")) == 1
+    cli.run("rm", ref(registry, "single"), check=True)
+    assert cli.status(single.config_digest) is None
+    assert cli.listdir("layers") == [shared[7:]]  # still used by the docker image
+    assert single.config_digest[7:] not in cli.listdir("blobs", "sha256")
+    cli.run("rm", docker.config_digest, check=True)
+    cli.run("rm", docker.config_digest, check=True)  # idempotent
+    assert cli.list() == [] and cli.listdir("layers") == [] and cli.listdir("blobs", "sha256") == []
+    assert cli.listdir("images") == []
+
+
+def test_tags_move_and_extra_tags_removed_alone(cli, registry, images):
+    # the same image under two names; removing one name keeps the other
+    cli.pull_ok(ref(registry, "multi"), ref(registry, "zstd"))
+    st = cli.status(images["multi"].config_digest)
+    assert sorted(st["repo_tags"]) == sorted([ref(registry, "multi"), ref(registry, "zstd")])
+    cli.run("rm", ref(registry, "zstd"), check=True)
+    st = cli.status(images["multi"].config_digest)
+    assert st["repo_tags"] == [ref(registry, "multi")]
+    assert cli.status(ref(registry, "zstd")) is None
+
+
+def test_rootfs_pins_layers_until_released(cli, registry, images, tmp_path):
+    (image_id,) = cli.pull_ok(ref(registry, "multi"))
+    layers = cli.status(image_id)["layers"]
+    target = str(tmp_path / "rootfs")
+    cli.run("mount", "c1", image_id, target, check=True)
+    try:
+        cli.run("rm", image_id, check=True)
+        assert cli.status(image_id) is None
+        assert cli.listdir("layers") == sorted(l[7:] for l in layers)
+        assert os.path.isfile(os.path.join(target, "bin/busybox"))
+    finally:
+        cli.run("umount", "c1", check=True)
+    cli.run("list", check=True)  # the next open collects what nobody uses
+    assert cli.listdir("layers") == []
+
+
+def test_fsinfo(cli, registry):
+    before = json.loads(cli.run("fsinfo", check=True).stdout)
+    cli.pull_ok(ref(registry, "single"))
+    after = json.loads(cli.run("fsinfo", check=True).stdout)
+    assert after["images"]["mountpoint"] == cli.root
+    assert after["images"]["used_bytes"] > before["images"]["used_bytes"] + 1000000  # busybox
+    assert after["images"]["inodes_used"] > before["images"]["inodes_used"]
+    assert after["images"]["timestamp"] > 0 and after["containers"]["used_bytes"] >= 0
+
+
+def test_corrupted_blob_in_registry_is_refused(crix_image, own_registry, images):
+    crix_image.registry(own_registry.host, insecure=True)
+    layer = images["single"].layers[0]
+    path = own_registry.blob_path(layer["digest"])
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    p = crix_image.pull(ref(own_registry, "single"))
+    assert p.returncode == 1
+    assert "blob %s: downloaded %d bytes with digest" % (layer["digest"], layer["size"]) in p.stderr
+    assert crix_image.listdir("layers") == [] and crix_image.listdir("tmp") == []
+    assert layer["digest"][7:] not in crix_image.listdir("blobs", "sha256")
+
+
+def test_corrupted_layer_blob_on_disk_is_detected(cli, registry, images):
+    img = images["single"]
+    (image_id,) = cli.pull_ok(ref(registry, "single"))
+    layer = img.layers[0]["digest"]
+    blob = cli.dir("blobs", "sha256", layer[7:])
+    with open(blob, "r+b") as f:
+        f.seek(100)
+        f.write(b"corrupt")
+    # lose the unpacked layer so that the next pull must unpack from the stored blob
+    (chain,) = cli.status(image_id)["layers"]
+    subprocess.run(["rm", "-rf", cli.dir("layers", chain[7:])], check=True)
+    cli.extra = ["--log-level", "warn"]
+    p = cli.pull(ref(registry, "single"), check=True)
+    assert "blob %s is corrupted on disk" % layer in p.stderr
+    assert testenv.digest(open(blob, "rb").read()) == layer
+    assert os.path.isfile(cli.dir("layers", chain[7:], "diff", "bin", "busybox"))
+
+
+def test_config_blob_corrupted_on_disk_is_fetched_again(cli, registry, images):
+    img = images["single"]
+    cli.pull_ok(ref(registry, "single"))
+    cfg = cli.dir("blobs", "sha256", img.config_digest[7:])
+    with open(cfg, "r+b") as f:
+        f.write(b"garbage")
+    cli.extra = ["--log-level", "warn"]
+    p = cli.pull(ref(registry, "single"), check=True)
+    assert "is corrupted on disk" in p.stderr
+    assert testenv.digest(open(cfg, "rb").read()) == img.config_digest
