@@ -6,97 +6,89 @@
 #include <string.h>
 
 #include "crix_cleanup.h"
+#include "oci_json.h"
 #include "oci_json_read.h"
 
-/* Reads an unsigned field of width `max` into s->field, setting s->has_field. */
-#define GET_UINT(obj, path, key, max, s, field)                                                    \
+/* s->field from obj[key] through the oci_json getter `get`; s->has_field when present. */
+#define GET(get, obj, path, key, s, field)                                                         \
 	({                                                                                         \
-		uint64_t v_ = 0;                                                                   \
-		int r_ = oci_json_get_uint(obj, path, key, max, &(s)->has_##field, &v_, err);      \
-		if (r_ == 0 && (s)->has_##field)                                                   \
-			(s)->field = (__typeof__((s)->field))v_;                                   \
+		int r_ = get(obj, path, key, &(s)->field, err);                                    \
+		(s)->has_##field = r_ > 0;                                                         \
 		r_;                                                                                \
 	})
-#define GET_INT64(obj, path, key, s, field)                                                        \
-	oci_json_get_int64(obj, path, key, &(s)->has_##field, &(s)->field, err)
-#define GET_BOOL(obj, path, key, s, field)                                                         \
-	oci_json_get_bool(obj, path, key, &(s)->has_##field, &(s)->field, err)
+/* The same for unsigned fields bounded by max (uint16 weights, uint32 counts). */
+#define GET_UINT_MAX(obj, path, key, max, s, field)                                                \
+	({                                                                                         \
+		uint64_t v_ = 0;                                                                   \
+		int r_ = oci_json_uint_max(obj, path, key, max, &v_, err);                         \
+		if (r_ > 0)                                                                        \
+			(s)->field = (__typeof__((s)->field))v_;                                   \
+		(s)->has_##field = r_ > 0;                                                         \
+		r_;                                                                                \
+	})
 
-static char *path_join(const char *path, const char *key)
-{
-	char *out = NULL;
-	if (asprintf(&out, "%s.%s", path, key) < 0)
-		return NULL;
-	return out;
-}
-
-static char *path_index(const char *path, const char *key, size_t i)
-{
-	char *out = NULL;
-	if (asprintf(&out, "%s.%s[%zu]", path, key, i) < 0)
-		return NULL;
-	return out;
-}
-
-/* Allocates a zeroed array for the JSON array obj[key] (absent: *items NULL, *n 0). */
+/* Allocates a zeroed array for the JSON array obj[key]; *arr NULL and *items NULL when absent
+ * or empty. */
 static int get_array(struct json_object *obj, const char *path, const char *key, size_t size,
-		     struct json_object **arr, void **items, size_t *n, struct crix_err **err)
+		     struct json_object **arr, void **items, struct crix_err **err)
 {
+	*arr = NULL;
 	*items = NULL;
-	*n = 0;
-	if (oci_json_get_typed(obj, path, key, json_type_array, arr, err) < 0)
+	if (oci_json_array(obj, path, key, arr, err) < 0)
 		return -1;
-	if (*arr == NULL || json_object_array_length(*arr) == 0)
+	if (*arr == NULL || json_object_array_length(*arr) == 0) {
+		*arr = NULL;
 		return 0;
+	}
 	*items = calloc(json_object_array_length(*arr), size);
 	if (*items == NULL)
 		return crix_err_make(err, ENOMEM, "%s.%s", path, key);
 	return 0;
 }
 
-/* obj[key][i] as an object, with its path in *item_path. */
+/* Element i of arr, which must be an object; its path "<path>.<key>[i]" goes to ipath. */
 static int array_object(struct json_object *arr, const char *path, const char *key, size_t i,
-			struct json_object **item, char **item_path, struct crix_err **err)
+			struct json_object **item, char *ipath, struct crix_err **err)
 {
-	*item_path = path_index(path, key, i);
-	if (*item_path == NULL)
-		return crix_err_make(err, ENOMEM, "%s.%s", path, key);
+	char kp[OCI_JSON_PATH_MAX];
+	oci_json_path_index(ipath, oci_json_path_key(kp, path, key), i);
 	*item = json_object_array_get_idx(arr, i);
-	return oci_json_expect_object(*item, *item_path, err);
+	return oci_json_expect_object(*item, ipath, err);
+}
+
+static size_t length(struct json_object *arr)
+{
+	return arr != NULL ? json_object_array_length(arr) : 0;
 }
 
 static int parse_devices(struct json_object *obj, const char *path, struct oci_resources *r,
 			 struct crix_err **err)
 {
 	struct json_object *arr;
-	if (get_array(obj, path, "devices", sizeof(*r->devices), &arr, (void **)&r->devices,
-		      &r->n_devices, err) < 0)
+	if (get_array(obj, path, "devices", sizeof(*r->devices), &arr, (void **)&r->devices, err) < 0)
 		return -1;
-	size_t n = r->devices != NULL ? json_object_array_length(arr) : 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < length(arr); i++) {
 		struct oci_device_rule *d = &r->devices[i];
 		struct json_object *item;
-		_cleanup_free_ char *ipath = NULL;
+		char ipath[OCI_JSON_PATH_MAX];
 		_cleanup_free_ char *type = NULL;
-		bool has_allow = false;
+		int rc;
 
 		r->n_devices = i + 1; /* so that free() sees what was filled */
-		if (array_object(arr, path, "devices", i, &item, &ipath, err) < 0)
+		if (array_object(arr, path, "devices", i, &item, ipath, err) < 0 ||
+		    (rc = oci_json_bool(item, ipath, "allow", &d->allow, err)) < 0)
 			return -1;
-		if (oci_json_get_bool(item, ipath, "allow", &has_allow, &d->allow, err) < 0)
-			return -1;
-		if (!has_allow)
+		if (rc == 0)
 			return crix_err_make(err, EINVAL, "%s.allow: required", ipath);
-		if (oci_json_get_string(item, ipath, "type", &type, err) < 0)
+		if (oci_json_string(item, ipath, "type", &type, err) < 0)
 			return -1;
 		d->type = type == NULL ? 'a' : type[0];
 		if (type != NULL && (strlen(type) != 1 || strchr("acb", type[0]) == NULL))
 			return crix_err_make(err, EINVAL, "%s.type: expected \"a\", \"c\" or \"b\", got \"%s\"",
 					     ipath, type);
-		if (GET_INT64(item, ipath, "major", d, major) < 0 ||
-		    GET_INT64(item, ipath, "minor", d, minor) < 0)
-			return -1;
-		if (oci_json_get_string(item, ipath, "access", &d->access, err) < 0)
+		if (GET(oci_json_int64, item, ipath, "major", d, major) < 0 ||
+		    GET(oci_json_int64, item, ipath, "minor", d, minor) < 0 ||
+		    oci_json_string(item, ipath, "access", &d->access, err) < 0)
 			return -1;
 		if (d->access != NULL && d->access[strspn(d->access, "rwm")] != '\0')
 			return crix_err_make(err, EINVAL, "%s.access: expected letters of \"rwm\", got \"%s\"",
@@ -108,23 +100,24 @@ static int parse_devices(struct json_object *obj, const char *path, struct oci_r
 static int parse_memory(struct json_object *obj, const char *path, struct oci_resources *r,
 			struct crix_err **err)
 {
-	struct json_object *m;
-	if (oci_json_get_typed(obj, path, "memory", json_type_object, &m, err) < 0)
-		return -1;
-	if (m == NULL)
-		return 0;
-	_cleanup_free_ char *p = path_join(path, "memory");
-	if (p == NULL || (r->memory = calloc(1, sizeof(*r->memory))) == NULL)
+	struct json_object *m = NULL;
+	char p[OCI_JSON_PATH_MAX];
+	int rc = oci_json_object(obj, path, "memory", &m, err);
+	if (rc <= 0)
+		return rc;
+	if ((r->memory = calloc(1, sizeof(*r->memory))) == NULL)
 		return crix_err_make(err, ENOMEM, "%s.memory", path);
 	struct oci_memory *mem = r->memory;
-	if (GET_INT64(m, p, "limit", mem, limit) < 0 ||
-	    GET_INT64(m, p, "reservation", mem, reservation) < 0 ||
-	    GET_INT64(m, p, "swap", mem, swap) < 0 || GET_INT64(m, p, "kernel", mem, kernel) < 0 ||
-	    GET_INT64(m, p, "kernelTCP", mem, kernel_tcp) < 0 ||
-	    GET_UINT(m, p, "swappiness", UINT64_MAX, mem, swappiness) < 0 ||
-	    GET_BOOL(m, p, "disableOOMKiller", mem, disable_oom_killer) < 0 ||
-	    GET_BOOL(m, p, "useHierarchy", mem, use_hierarchy) < 0 ||
-	    GET_BOOL(m, p, "checkBeforeUpdate", mem, check_before_update) < 0)
+	oci_json_path_key(p, path, "memory");
+	if (GET(oci_json_int64, m, p, "limit", mem, limit) < 0 ||
+	    GET(oci_json_int64, m, p, "reservation", mem, reservation) < 0 ||
+	    GET(oci_json_int64, m, p, "swap", mem, swap) < 0 ||
+	    GET(oci_json_int64, m, p, "kernel", mem, kernel) < 0 ||
+	    GET(oci_json_int64, m, p, "kernelTCP", mem, kernel_tcp) < 0 ||
+	    GET(oci_json_uint64, m, p, "swappiness", mem, swappiness) < 0 ||
+	    GET(oci_json_bool, m, p, "disableOOMKiller", mem, disable_oom_killer) < 0 ||
+	    GET(oci_json_bool, m, p, "useHierarchy", mem, use_hierarchy) < 0 ||
+	    GET(oci_json_bool, m, p, "checkBeforeUpdate", mem, check_before_update) < 0)
 		return -1;
 	return 0;
 }
@@ -132,24 +125,24 @@ static int parse_memory(struct json_object *obj, const char *path, struct oci_re
 static int parse_cpu(struct json_object *obj, const char *path, struct oci_resources *r,
 		     struct crix_err **err)
 {
-	struct json_object *c;
-	if (oci_json_get_typed(obj, path, "cpu", json_type_object, &c, err) < 0)
-		return -1;
-	if (c == NULL)
-		return 0;
-	_cleanup_free_ char *p = path_join(path, "cpu");
-	if (p == NULL || (r->cpu = calloc(1, sizeof(*r->cpu))) == NULL)
+	struct json_object *c = NULL;
+	char p[OCI_JSON_PATH_MAX];
+	int rc = oci_json_object(obj, path, "cpu", &c, err);
+	if (rc <= 0)
+		return rc;
+	if ((r->cpu = calloc(1, sizeof(*r->cpu))) == NULL)
 		return crix_err_make(err, ENOMEM, "%s.cpu", path);
 	struct oci_cpu *cpu = r->cpu;
-	if (GET_UINT(c, p, "shares", UINT64_MAX, cpu, shares) < 0 ||
-	    GET_INT64(c, p, "quota", cpu, quota) < 0 ||
-	    GET_UINT(c, p, "burst", UINT64_MAX, cpu, burst) < 0 ||
-	    GET_UINT(c, p, "period", UINT64_MAX, cpu, period) < 0 ||
-	    GET_INT64(c, p, "realtimeRuntime", cpu, realtime_runtime) < 0 ||
-	    GET_UINT(c, p, "realtimePeriod", UINT64_MAX, cpu, realtime_period) < 0 ||
-	    oci_json_get_string(c, p, "cpus", &cpu->cpus, err) < 0 ||
-	    oci_json_get_string(c, p, "mems", &cpu->mems, err) < 0 ||
-	    GET_INT64(c, p, "idle", cpu, idle) < 0)
+	oci_json_path_key(p, path, "cpu");
+	if (GET(oci_json_uint64, c, p, "shares", cpu, shares) < 0 ||
+	    GET(oci_json_int64, c, p, "quota", cpu, quota) < 0 ||
+	    GET(oci_json_uint64, c, p, "burst", cpu, burst) < 0 ||
+	    GET(oci_json_uint64, c, p, "period", cpu, period) < 0 ||
+	    GET(oci_json_int64, c, p, "realtimeRuntime", cpu, realtime_runtime) < 0 ||
+	    GET(oci_json_uint64, c, p, "realtimePeriod", cpu, realtime_period) < 0 ||
+	    oci_json_string(c, p, "cpus", &cpu->cpus, err) < 0 ||
+	    oci_json_string(c, p, "mems", &cpu->mems, err) < 0 ||
+	    GET(oci_json_int64, c, p, "idle", cpu, idle) < 0)
 		return -1;
 	return 0;
 }
@@ -157,38 +150,44 @@ static int parse_cpu(struct json_object *obj, const char *path, struct oci_resou
 static int parse_pids(struct json_object *obj, const char *path, struct oci_resources *r,
 		      struct crix_err **err)
 {
-	struct json_object *pids;
-	if (oci_json_get_typed(obj, path, "pids", json_type_object, &pids, err) < 0)
+	struct json_object *pids = NULL;
+	char p[OCI_JSON_PATH_MAX];
+	int rc = oci_json_object(obj, path, "pids", &pids, err);
+	if (rc <= 0)
+		return rc;
+	oci_json_path_key(p, path, "pids");
+	return GET(oci_json_int64, pids, p, "limit", r, pids_limit) < 0 ? -1 : 0;
+}
+
+/* major and minor of a device entry, both required. */
+static int get_major_minor(struct json_object *item, const char *ipath, int64_t *major,
+			   int64_t *minor, struct crix_err **err)
+{
+	int has_major, has_minor;
+	if ((has_major = oci_json_int64(item, ipath, "major", major, err)) < 0 ||
+	    (has_minor = oci_json_int64(item, ipath, "minor", minor, err)) < 0)
 		return -1;
-	if (pids == NULL)
-		return 0;
-	_cleanup_free_ char *p = path_join(path, "pids");
-	if (p == NULL)
-		return crix_err_make(err, ENOMEM, "%s.pids", path);
-	return GET_INT64(pids, p, "limit", r, pids_limit);
+	if (!has_major || !has_minor)
+		return crix_err_make(err, EINVAL, "%s: major and minor are required", ipath);
+	return 0;
 }
 
 static int parse_throttle(struct json_object *obj, const char *path, const char *key,
 			  struct oci_throttle_device **out, size_t *n_out, struct crix_err **err)
 {
 	struct json_object *arr;
-	if (get_array(obj, path, key, sizeof(**out), &arr, (void **)out, n_out, err) < 0)
+	if (get_array(obj, path, key, sizeof(**out), &arr, (void **)out, err) < 0)
 		return -1;
-	size_t n = *out != NULL ? json_object_array_length(arr) : 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < length(arr); i++) {
 		struct oci_throttle_device *t = &(*out)[i];
 		struct json_object *item;
-		_cleanup_free_ char *ipath = NULL;
-		bool has_major = false, has_minor = false, has_rate = false;
+		char ipath[OCI_JSON_PATH_MAX];
 
 		*n_out = i + 1;
-		if (array_object(arr, path, key, i, &item, &ipath, err) < 0 ||
-		    oci_json_get_int64(item, ipath, "major", &has_major, &t->major, err) < 0 ||
-		    oci_json_get_int64(item, ipath, "minor", &has_minor, &t->minor, err) < 0 ||
-		    oci_json_get_uint(item, ipath, "rate", UINT64_MAX, &has_rate, &t->rate, err) < 0)
+		if (array_object(arr, path, key, i, &item, ipath, err) < 0 ||
+		    get_major_minor(item, ipath, &t->major, &t->minor, err) < 0 ||
+		    oci_json_uint64(item, ipath, "rate", &t->rate, err) < 0)
 			return -1;
-		if (!has_major || !has_minor)
-			return crix_err_make(err, EINVAL, "%s: major and minor are required", ipath);
 	}
 	return 0;
 }
@@ -196,38 +195,31 @@ static int parse_throttle(struct json_object *obj, const char *path, const char 
 static int parse_block_io(struct json_object *obj, const char *path, struct oci_resources *r,
 			  struct crix_err **err)
 {
-	struct json_object *b, *arr;
-	if (oci_json_get_typed(obj, path, "blockIO", json_type_object, &b, err) < 0)
-		return -1;
-	if (b == NULL)
-		return 0;
-	_cleanup_free_ char *p = path_join(path, "blockIO");
-	if (p == NULL || (r->block_io = calloc(1, sizeof(*r->block_io))) == NULL)
+	struct json_object *b = NULL, *arr;
+	char p[OCI_JSON_PATH_MAX];
+	int rc = oci_json_object(obj, path, "blockIO", &b, err);
+	if (rc <= 0)
+		return rc;
+	if ((r->block_io = calloc(1, sizeof(*r->block_io))) == NULL)
 		return crix_err_make(err, ENOMEM, "%s.blockIO", path);
 	struct oci_block_io *bio = r->block_io;
-	if (GET_UINT(b, p, "weight", UINT16_MAX, bio, weight) < 0 ||
-	    GET_UINT(b, p, "leafWeight", UINT16_MAX, bio, leaf_weight) < 0)
+	oci_json_path_key(p, path, "blockIO");
+	if (GET_UINT_MAX(b, p, "weight", UINT16_MAX, bio, weight) < 0 ||
+	    GET_UINT_MAX(b, p, "leafWeight", UINT16_MAX, bio, leaf_weight) < 0 ||
+	    get_array(b, p, "weightDevice", sizeof(*bio->weight_device), &arr,
+		      (void **)&bio->weight_device, err) < 0)
 		return -1;
-	if (get_array(b, p, "weightDevice", sizeof(*bio->weight_device), &arr,
-		      (void **)&bio->weight_device, &bio->n_weight_device, err) < 0)
-		return -1;
-	size_t n = bio->weight_device != NULL ? json_object_array_length(arr) : 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < length(arr); i++) {
 		struct oci_weight_device *w = &bio->weight_device[i];
 		struct json_object *item;
-		_cleanup_free_ char *ipath = NULL;
-		bool has_major = false, has_minor = false;
+		char ipath[OCI_JSON_PATH_MAX];
 
 		bio->n_weight_device = i + 1;
-		if (array_object(arr, p, "weightDevice", i, &item, &ipath, err) < 0)
+		if (array_object(arr, p, "weightDevice", i, &item, ipath, err) < 0 ||
+		    get_major_minor(item, ipath, &w->major, &w->minor, err) < 0 ||
+		    GET_UINT_MAX(item, ipath, "weight", UINT16_MAX, w, weight) < 0 ||
+		    GET_UINT_MAX(item, ipath, "leafWeight", UINT16_MAX, w, leaf_weight) < 0)
 			return -1;
-		if (oci_json_get_int64(item, ipath, "major", &has_major, &w->major, err) < 0 ||
-		    oci_json_get_int64(item, ipath, "minor", &has_minor, &w->minor, err) < 0 ||
-		    GET_UINT(item, ipath, "weight", UINT16_MAX, w, weight) < 0 ||
-		    GET_UINT(item, ipath, "leafWeight", UINT16_MAX, w, leaf_weight) < 0)
-			return -1;
-		if (!has_major || !has_minor)
-			return crix_err_make(err, EINVAL, "%s: major and minor are required", ipath);
 	}
 	if (parse_throttle(b, p, "throttleReadBpsDevice", &bio->throttle_read_bps,
 			   &bio->n_throttle_read_bps, err) < 0 ||
@@ -246,22 +238,22 @@ static int parse_hugepages(struct json_object *obj, const char *path, struct oci
 {
 	struct json_object *arr;
 	if (get_array(obj, path, "hugepageLimits", sizeof(*r->hugepage_limits), &arr,
-		      (void **)&r->hugepage_limits, &r->n_hugepage_limits, err) < 0)
+		      (void **)&r->hugepage_limits, err) < 0)
 		return -1;
-	size_t n = r->hugepage_limits != NULL ? json_object_array_length(arr) : 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < length(arr); i++) {
 		struct oci_hugepage_limit *h = &r->hugepage_limits[i];
 		struct json_object *item;
-		_cleanup_free_ char *ipath = NULL;
-		bool has_limit = false;
+		char ipath[OCI_JSON_PATH_MAX];
+		int has_limit;
 
 		r->n_hugepage_limits = i + 1;
-		if (array_object(arr, path, "hugepageLimits", i, &item, &ipath, err) < 0 ||
-		    oci_json_get_string(item, ipath, "pageSize", &h->page_size, err) < 0 ||
-		    oci_json_get_uint(item, ipath, "limit", UINT64_MAX, &has_limit, &h->limit, err) < 0)
+		if (array_object(arr, path, "hugepageLimits", i, &item, ipath, err) < 0 ||
+		    oci_json_string(item, ipath, "pageSize", &h->page_size, err) < 0 ||
+		    (has_limit = oci_json_uint64(item, ipath, "limit", &h->limit, err)) < 0)
 			return -1;
 		if (h->page_size == NULL || !has_limit)
 			return crix_err_make(err, EINVAL, "%s: pageSize and limit are required", ipath);
+		/* It becomes part of a file name. */
 		if (strchr(h->page_size, '/') != NULL || strstr(h->page_size, "..") != NULL)
 			return crix_err_make(err, EINVAL, "%s.pageSize: invalid \"%s\"", ipath, h->page_size);
 	}
@@ -271,36 +263,31 @@ static int parse_hugepages(struct json_object *obj, const char *path, struct oci
 static int parse_network(struct json_object *obj, const char *path, struct oci_resources *r,
 			 struct crix_err **err)
 {
-	struct json_object *net, *arr;
-	if (oci_json_get_typed(obj, path, "network", json_type_object, &net, err) < 0)
-		return -1;
-	if (net == NULL)
-		return 0;
-	_cleanup_free_ char *p = path_join(path, "network");
-	if (p == NULL || (r->network = calloc(1, sizeof(*r->network))) == NULL)
+	struct json_object *net = NULL, *arr;
+	char p[OCI_JSON_PATH_MAX];
+	int rc = oci_json_object(obj, path, "network", &net, err);
+	if (rc <= 0)
+		return rc;
+	if ((r->network = calloc(1, sizeof(*r->network))) == NULL)
 		return crix_err_make(err, ENOMEM, "%s.network", path);
 	struct oci_network *nw = r->network;
-	if (GET_UINT(net, p, "classID", UINT32_MAX, nw, class_id) < 0)
+	oci_json_path_key(p, path, "network");
+	if (GET(oci_json_uint32, net, p, "classID", nw, class_id) < 0 ||
+	    get_array(net, p, "priorities", sizeof(*nw->priorities), &arr, (void **)&nw->priorities,
+		      err) < 0)
 		return -1;
-	if (get_array(net, p, "priorities", sizeof(*nw->priorities), &arr, (void **)&nw->priorities,
-		      &nw->n_priorities, err) < 0)
-		return -1;
-	size_t n = nw->priorities != NULL ? json_object_array_length(arr) : 0;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < length(arr); i++) {
 		struct oci_net_priority *prio = &nw->priorities[i];
 		struct json_object *item;
-		_cleanup_free_ char *ipath = NULL;
-		bool has_prio = false;
-		uint64_t v = 0;
+		char ipath[OCI_JSON_PATH_MAX];
 
 		nw->n_priorities = i + 1;
-		if (array_object(arr, p, "priorities", i, &item, &ipath, err) < 0 ||
-		    oci_json_get_string(item, ipath, "name", &prio->name, err) < 0 ||
-		    oci_json_get_uint(item, ipath, "priority", UINT32_MAX, &has_prio, &v, err) < 0)
+		if (array_object(arr, p, "priorities", i, &item, ipath, err) < 0 ||
+		    oci_json_string(item, ipath, "name", &prio->name, err) < 0 ||
+		    oci_json_uint32(item, ipath, "priority", &prio->priority, err) < 0)
 			return -1;
 		if (prio->name == NULL)
 			return crix_err_make(err, EINVAL, "%s.name: required", ipath);
-		prio->priority = (uint32_t)v;
 	}
 	return 0;
 }
@@ -308,24 +295,26 @@ static int parse_network(struct json_object *obj, const char *path, struct oci_r
 static int parse_rdma(struct json_object *obj, const char *path, struct oci_resources *r,
 		      struct crix_err **err)
 {
-	struct json_object *rdma;
-	if (oci_json_get_typed(obj, path, "rdma", json_type_object, &rdma, err) < 0)
+	struct json_object *rdma = NULL;
+	char p[OCI_JSON_PATH_MAX];
+	if (oci_json_object(obj, path, "rdma", &rdma, err) < 0)
 		return -1;
 	if (rdma == NULL || json_object_object_length(rdma) == 0)
 		return 0;
-	_cleanup_free_ char *p = path_join(path, "rdma");
-	r->rdma = calloc(json_object_object_length(rdma), sizeof(*r->rdma));
-	if (p == NULL || r->rdma == NULL)
-		return crix_err_make(err, ENOMEM, "%s.rdma", path);
+	oci_json_path_key(p, path, "rdma");
+	r->rdma = calloc((size_t)json_object_object_length(rdma), sizeof(*r->rdma));
+	if (r->rdma == NULL)
+		return crix_err_make(err, ENOMEM, "%s", p);
 	json_object_object_foreach(rdma, dev, limits)
 	{
 		struct oci_rdma_limit *l = &r->rdma[r->n_rdma++];
-		_cleanup_free_ char *dpath = path_join(p, dev);
-		if (dpath == NULL || (l->device = strdup(dev)) == NULL)
+		char dpath[OCI_JSON_PATH_MAX];
+		oci_json_path_key(dpath, p, dev);
+		if ((l->device = strdup(dev)) == NULL)
 			return crix_err_make(err, ENOMEM, "%s", p);
 		if (oci_json_expect_object(limits, dpath, err) < 0 ||
-		    GET_UINT(limits, dpath, "hcaHandles", UINT32_MAX, l, hca_handles) < 0 ||
-		    GET_UINT(limits, dpath, "hcaObjects", UINT32_MAX, l, hca_objects) < 0)
+		    GET(oci_json_uint32, limits, dpath, "hcaHandles", l, hca_handles) < 0 ||
+		    GET(oci_json_uint32, limits, dpath, "hcaObjects", l, hca_objects) < 0)
 			return -1;
 	}
 	return 0;
@@ -334,12 +323,12 @@ static int parse_rdma(struct json_object *obj, const char *path, struct oci_reso
 static int parse_unified(struct json_object *obj, const char *path, struct oci_resources *r,
 			 struct crix_err **err)
 {
-	struct json_object *unified;
-	if (oci_json_get_typed(obj, path, "unified", json_type_object, &unified, err) < 0)
+	struct json_object *unified = NULL;
+	if (oci_json_object(obj, path, "unified", &unified, err) < 0)
 		return -1;
 	if (unified == NULL || json_object_object_length(unified) == 0)
 		return 0;
-	r->unified = calloc(json_object_object_length(unified), sizeof(*r->unified));
+	r->unified = calloc((size_t)json_object_object_length(unified), sizeof(*r->unified));
 	if (r->unified == NULL)
 		return crix_err_make(err, ENOMEM, "%s.unified", path);
 	json_object_object_foreach(unified, key, val)

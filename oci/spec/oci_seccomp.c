@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crix_cleanup.h"
+#include "oci_json.h"
 #include "oci_json_read.h"
 
 static const char *const action_names[] = {
@@ -55,12 +56,20 @@ const char *oci_seccomp_op_name(enum oci_seccomp_op op)
 	return op_names[op];
 }
 
+static size_t count(char **v)
+{
+	size_t n = 0;
+	while (v != NULL && v[n] != NULL)
+		n++;
+	return n;
+}
+
 /* Reads a required action string at path.key. */
 static int get_action(struct json_object *obj, const char *path, const char *key,
 		      enum oci_seccomp_action *out, struct crix_err **err)
 {
 	_cleanup_free_ char *name = NULL;
-	if (oci_json_get_string(obj, path, key, &name, err) < 0)
+	if (oci_json_string(obj, path, key, &name, err) < 0)
 		return -1;
 	if (name == NULL)
 		return crix_err_make(err, EINVAL, "%s.%s: required", path, key);
@@ -74,17 +83,17 @@ static int get_action(struct json_object *obj, const char *path, const char *key
 static int parse_arg(struct json_object *item, const char *ipath, struct oci_seccomp_arg *a,
 		     struct crix_err **err)
 {
-	bool has_index = false, has_value = false;
+	int has_index = 0, has_value_two = 0;
 	uint64_t index = 0;
 	_cleanup_free_ char *op = NULL;
 
 	if (oci_json_expect_object(item, ipath, err) < 0 ||
-	    oci_json_get_uint(item, ipath, "index", 5, &has_index, &index, err) < 0 ||
-	    oci_json_get_uint(item, ipath, "value", UINT64_MAX, &has_value, &a->value, err) < 0 ||
-	    oci_json_get_uint(item, ipath, "valueTwo", UINT64_MAX, &a->has_value_two, &a->value_two,
-			      err) < 0 ||
-	    oci_json_get_string(item, ipath, "op", &op, err) < 0)
+	    (has_index = oci_json_uint_max(item, ipath, "index", 5, &index, err)) < 0 ||
+	    oci_json_uint64(item, ipath, "value", &a->value, err) < 0 ||
+	    (has_value_two = oci_json_uint64(item, ipath, "valueTwo", &a->value_two, err)) < 0 ||
+	    oci_json_string(item, ipath, "op", &op, err) < 0)
 		return -1;
+	a->has_value_two = has_value_two > 0;
 	if (!has_index || op == NULL)
 		return crix_err_make(err, EINVAL, "%s: index and op are required", ipath);
 	int parsed = oci_seccomp_op_parse(op);
@@ -98,19 +107,19 @@ static int parse_arg(struct json_object *item, const char *ipath, struct oci_sec
 static int parse_syscall(struct json_object *item, const char *ipath, struct oci_seccomp_syscall *sc,
 			 struct crix_err **err)
 {
-	struct json_object *args;
-	uint64_t errno_ret = 0;
+	struct json_object *args = NULL;
+	int has_errno_ret = 0;
 
 	if (oci_json_expect_object(item, ipath, err) < 0 ||
-	    oci_json_get_strv(item, ipath, "names", &sc->names, &sc->n_names, err) < 0 ||
+	    oci_json_strv(item, ipath, "names", &sc->names, err) < 0 ||
 	    get_action(item, ipath, "action", &sc->action, err) < 0 ||
-	    oci_json_get_uint(item, ipath, "errnoRet", UINT32_MAX, &sc->has_errno_ret, &errno_ret,
-			      err) < 0 ||
-	    oci_json_get_typed(item, ipath, "args", json_type_array, &args, err) < 0)
+	    (has_errno_ret = oci_json_uint32(item, ipath, "errnoRet", &sc->errno_ret, err)) < 0 ||
+	    oci_json_array(item, ipath, "args", &args, err) < 0)
 		return -1;
 	if (sc->names == NULL)
 		return crix_err_make(err, EINVAL, "%s.names: required", ipath);
-	sc->errno_ret = (uint32_t)errno_ret;
+	sc->n_names = count(sc->names);
+	sc->has_errno_ret = has_errno_ret > 0;
 	size_t n = args != NULL ? json_object_array_length(args) : 0;
 	if (n == 0)
 		return 0;
@@ -133,21 +142,22 @@ static const char *const known_keys[] = {"defaultAction", "defaultErrnoRet", "ar
 static int parse(struct json_object *obj, const char *path, struct oci_seccomp *s,
 		 struct crix_err **err)
 {
-	struct json_object *syscalls;
-	uint64_t errno_ret = 0;
+	struct json_object *syscalls = NULL;
+	int has_errno_ret = 0;
 
 	if (get_action(obj, path, "defaultAction", &s->default_action, err) < 0 ||
-	    oci_json_get_uint(obj, path, "defaultErrnoRet", UINT32_MAX, &s->has_default_errno_ret,
-			      &errno_ret, err) < 0 ||
-	    oci_json_get_strv(obj, path, "architectures", &s->architectures, &s->n_architectures,
-			      err) < 0 ||
-	    oci_json_get_strv(obj, path, "flags", &s->flags, &s->n_flags, err) < 0 ||
-	    oci_json_get_string(obj, path, "listenerPath", &s->listener_path, err) < 0 ||
-	    oci_json_get_string(obj, path, "listenerMetadata", &s->listener_metadata, err) < 0 ||
-	    oci_json_get_typed(obj, path, "syscalls", json_type_array, &syscalls, err) < 0 ||
+	    (has_errno_ret = oci_json_uint32(obj, path, "defaultErrnoRet", &s->default_errno_ret,
+					     err)) < 0 ||
+	    oci_json_strv(obj, path, "architectures", &s->architectures, err) < 0 ||
+	    oci_json_strv(obj, path, "flags", &s->flags, err) < 0 ||
+	    oci_json_string(obj, path, "listenerPath", &s->listener_path, err) < 0 ||
+	    oci_json_string(obj, path, "listenerMetadata", &s->listener_metadata, err) < 0 ||
+	    oci_json_array(obj, path, "syscalls", &syscalls, err) < 0 ||
 	    oci_json_keep_unknown(obj, known_keys, &s->unknown, err) < 0)
 		return -1;
-	s->default_errno_ret = (uint32_t)errno_ret;
+	s->has_default_errno_ret = has_errno_ret > 0;
+	s->n_architectures = count(s->architectures);
+	s->n_flags = count(s->flags);
 	size_t n = syscalls != NULL ? json_object_array_length(syscalls) : 0;
 	if (n == 0)
 		return 0;

@@ -117,7 +117,7 @@ static void test_resources_errors(void)
 	expect_resources_error("[]", "linux.resources: expected object");
 	expect_resources_error("{\"cpu\":[]}", "linux.resources.cpu: expected object");
 	expect_resources_error("{\"cpu\":{\"shares\":-2}}",
-			       "linux.resources.cpu.shares: expected integer in [0, 18446744073709551615]");
+			       "linux.resources.cpu.shares: expected non-negative integer");
 	expect_resources_error("{\"cpu\":{\"cpus\":3}}", "linux.resources.cpu.cpus: expected string");
 	expect_resources_error("{\"devices\":[{\"allow\":true},{\"allow\":\"yes\"}]}",
 			       "linux.resources.devices[1].allow: expected boolean");
@@ -140,9 +140,11 @@ static void test_resources_errors(void)
 	expect_resources_error("{\"unified\":{\"memory.high\":5}}",
 			       "linux.resources.unified.memory.high: expected string");
 	expect_resources_error("{\"rdma\":{\"mlx\":{\"hcaHandles\":-1}}}",
-			       "linux.resources.rdma.mlx.hcaHandles: expected integer in [0, 4294967295]");
+			       "linux.resources.rdma.mlx.hcaHandles: expected non-negative integer");
+	expect_resources_error("{\"rdma\":{\"mlx\":{\"hcaObjects\":4294967296}}}",
+			       "linux.resources.rdma.mlx.hcaObjects: expected unsigned 32-bit integer");
 	expect_resources_error("{\"memory\":{\"limit\":9223372036854775808}}",
-			       "linux.resources.memory.limit: expected integer within int64 range");
+			       "linux.resources.memory.limit: expected integer in the signed 64-bit range");
 }
 
 static const char full_seccomp[] =
@@ -219,7 +221,7 @@ static void test_seccomp_errors(void)
 			     "linux.seccomp.syscalls[0].args[0].op: unknown operator \"EQ\"");
 	expect_seccomp_error("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"read\"],"
 			     "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":-1}]}",
-			     "linux.seccomp.syscalls[0].errnoRet: expected integer in [0, 4294967295]");
+			     "linux.seccomp.syscalls[0].errnoRet: expected non-negative integer");
 }
 
 int main(void)
