@@ -1,0 +1,257 @@
+#include "oci_state.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "crix_cleanup.h"
+#include "crix_file.h"
+#include "oci_json.h"
+
+int oci_state_validate_id(const char *id, struct crix_err **err)
+{
+	size_t n = id ? strlen(id) : 0;
+	if (n == 0)
+		return crix_err_make(err, EINVAL, "container id is empty");
+	if (n > 1024)
+		return crix_err_make(err, EINVAL, "container id is longer than 1024 bytes");
+	if (!isalnum((unsigned char)id[0]))
+		return crix_err_make(err, EINVAL, "invalid container id %s: must start with a letter or digit", id);
+	for (size_t i = 1; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && strchr("_.-", id[i]) == NULL)
+			return crix_err_make(err, EINVAL,
+					     "invalid container id %s: only [A-Za-z0-9_.-] allowed", id);
+	return 0;
+}
+
+int oci_state_dir(const char *root, const char *id, char **out, struct crix_err **err)
+{
+	if (oci_state_validate_id(id, err) < 0)
+		return -1;
+	if (asprintf(out, "%s/%s", root, id) < 0)
+		return crix_err_make(err, ENOMEM, "state dir of %s", id);
+	return 0;
+}
+
+int oci_state_reserve(const char *root, const char *id, char **dir, struct crix_err **err)
+{
+	_cleanup_free_ char *d = NULL;
+	if (oci_state_dir(root, id, &d, err) < 0)
+		return -1;
+	if (mkdir(root, 0700) < 0 && errno != EEXIST && crix_mkdir_p(root, 0700, err) < 0)
+		return crix_err_wrap(err, "create state root");
+	if (mkdir(d, 0700) < 0) {
+		if (errno == EEXIST)
+			return crix_err_make(err, EEXIST, "container %s already exists", id);
+		return crix_err_make(err, errno, "mkdir %s", d);
+	}
+	*dir = steal_ptr(d);
+	return 0;
+}
+
+char *oci_state_path(const struct oci_state *st, const char *name)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s", st->dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+int oci_write_file_replace(const char *path, const void *data, size_t len, struct crix_err **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	if (asprintf(&tmp, "%s.tmp", path) < 0)
+		return crix_err_make(err, ENOMEM, "write %s", path);
+	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return crix_err_make(err, errno, "create %s", tmp);
+	if (crix_write_all(fd, data, len) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return crix_err_make(err, e, "write %s", tmp);
+	}
+	if (rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return crix_err_make(err, e, "rename %s", tmp);
+	}
+	return 0;
+}
+
+int oci_state_write(const struct oci_state *st, struct crix_err **err)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(st->id));
+	json_object_object_add(o, "pid", json_object_new_int(st->pid));
+	json_object_object_add(o, "pidStart", json_object_new_uint64(st->pid_start));
+	oci_json_put(o, "bundle", oci_json_new_string_or_null(st->bundle));
+	oci_json_put(o, "rootfs", oci_json_new_string_or_null(st->rootfs));
+	oci_json_put(o, "created", oci_json_new_string_or_null(st->created));
+	oci_json_put(o, "cgroupsPath", oci_json_new_string_or_null(st->cgroups_path));
+	json_object_object_add(o, "cgroupNamespace", json_object_new_boolean(st->cgroup_ns));
+	if (st->annotations != NULL)
+		json_object_object_add(o, "annotations", json_object_get(st->annotations));
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	_cleanup_free_ char *path = oci_state_path(st, "state.json");
+	int r = path ? oci_write_file_replace(path, text, strlen(text), err)
+		     : crix_err_make(err, ENOMEM, "state path");
+	json_object_put(o);
+	return r;
+}
+
+void oci_state_free(struct oci_state *st)
+{
+	if (st == NULL)
+		return;
+	free(st->id);
+	free(st->dir);
+	free(st->bundle);
+	free(st->rootfs);
+	free(st->created);
+	free(st->cgroups_path);
+	json_object_put(st->annotations);
+	free(st);
+}
+
+int oci_state_load(const char *root, const char *id, struct oci_state **out, struct crix_err **err)
+{
+	_cleanup_free_ char *dir = NULL;
+	if (oci_state_dir(root, id, &dir, err) < 0)
+		return -1;
+	struct stat sb;
+	if (stat(dir, &sb) < 0) {
+		if (errno == ENOENT)
+			return crix_err_make(err, ENOENT, "container %s does not exist", id);
+		return crix_err_make(err, errno, "stat %s", dir);
+	}
+	struct oci_state *st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return crix_err_make(err, ENOMEM, "load state of %s", id);
+	st->id = strdup(id);
+	st->dir = steal_ptr(dir);
+	_cleanup_free_ char *path = oci_state_path(st, "state.json");
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	struct crix_err *read_err = NULL;
+	if (crix_read_file(path, 1 << 20, &text, &len, &read_err) < 0) {
+		bool missing = read_err->errnum == ENOENT;
+		crix_err_free(&read_err);
+		if (missing) { /* still being created (or its create died) */
+			*out = st;
+			return 0;
+		}
+		oci_state_free(st);
+		return crix_err_make(err, EIO, "read %s", path);
+	}
+	struct json_object *o = json_tokener_parse(text);
+	int64_t pid = 0;
+	if (o == NULL || oci_json_int64(o, "state.json", "pid", &pid, err) < 0 ||
+	    oci_json_uint64(o, "state.json", "pidStart", &st->pid_start, err) < 0 ||
+	    oci_json_string(o, "state.json", "bundle", &st->bundle, err) < 0 ||
+	    oci_json_string(o, "state.json", "rootfs", &st->rootfs, err) < 0 ||
+	    oci_json_string(o, "state.json", "created", &st->created, err) < 0 ||
+	    oci_json_string(o, "state.json", "cgroupsPath", &st->cgroups_path, err) < 0 ||
+	    oci_json_bool(o, "state.json", "cgroupNamespace", &st->cgroup_ns, err) < 0) {
+		if (o == NULL)
+			crix_err_make(err, EINVAL, "%s: not JSON", path);
+		json_object_put(o);
+		oci_state_free(st);
+		return crix_err_wrap(err, "load state of %s", id);
+	}
+	st->pid = (pid_t)pid;
+	struct json_object *ann = NULL;
+	if (json_object_object_get_ex(o, "annotations", &ann) && ann != NULL)
+		st->annotations = json_object_get(ann);
+	json_object_put(o);
+	*out = st;
+	return 0;
+}
+
+uint64_t oci_pid_start_time(pid_t pid, bool *zombie)
+{
+	char path[64], buf[1024];
+	*zombie = false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || p[1] == '\0')
+		return 0;
+	p += 2;
+	*zombie = (*p == 'Z' || *p == 'X');
+	/* p is field 3 (state); starttime is field 22. */
+	for (int field = 3; field < 22 && p != NULL; field++) {
+		p = strchr(p, ' ');
+		if (p != NULL)
+			p++;
+	}
+	return p ? strtoull(p, NULL, 10) : 0;
+}
+
+bool oci_state_init_alive(const struct oci_state *st)
+{
+	if (st->pid <= 0)
+		return false;
+	bool zombie = false;
+	uint64_t start = oci_pid_start_time(st->pid, &zombie);
+	return start != 0 && start == st->pid_start && !zombie;
+}
+
+enum oci_status oci_state_status(const struct oci_state *st)
+{
+	if (st->pid <= 0)
+		return OCI_CREATING;
+	if (!oci_state_init_alive(st))
+		return OCI_STOPPED;
+	_cleanup_free_ char *fifo = oci_state_path(st, "exec.fifo");
+	if (fifo != NULL && access(fifo, F_OK) == 0)
+		return OCI_CREATED;
+	if (st->cgroups_path != NULL) {
+		struct oci_cgroup *cg = NULL;
+		struct crix_err *err = NULL;
+		bool frozen = false;
+		if (oci_cgroup_load(NULL, st->cgroups_path, &cg, &err) == 0 &&
+		    oci_cgroup_is_frozen(cg, &frozen, &err) == 0 && frozen) {
+			oci_cgroup_free(cg);
+			return OCI_PAUSED;
+		}
+		crix_err_free(&err);
+		oci_cgroup_free(cg);
+	}
+	return OCI_RUNNING;
+}
+
+const char *oci_status_name(enum oci_status s)
+{
+	static const char *const names[] = {"creating", "created", "running", "paused", "stopped"};
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
+
+struct json_object *oci_state_to_oci_json(const struct oci_state *st, enum oci_status status)
+{
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "ociVersion", json_object_new_string(OCI_VERSION));
+	json_object_object_add(o, "id", json_object_new_string(st->id));
+	json_object_object_add(o, "pid", json_object_new_int(status == OCI_STOPPED ? 0 : st->pid));
+	json_object_object_add(o, "status", json_object_new_string(oci_status_name(status)));
+	json_object_object_add(o, "bundle", json_object_new_string(st->bundle ? st->bundle : ""));
+	json_object_object_add(o, "rootfs", json_object_new_string(st->rootfs ? st->rootfs : ""));
+	json_object_object_add(o, "created", json_object_new_string(st->created ? st->created : ""));
+	json_object_object_add(o, "owner", json_object_new_string(""));
+	json_object_object_add(o, "annotations",
+			       st->annotations ? json_object_get(st->annotations) : json_object_new_object());
+	return o;
+}
