@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "crix_cleanup.h"
+#include "crix_file.h"
 #include "crix_log.h"
 
 static inline void seccomp_releasep(scmp_filter_ctx *ctx)
@@ -216,6 +217,121 @@ int oci_seccomp_filter_build(const struct oci_seccomp *spec, struct oci_seccomp_
 		return -1;
 	}
 	*out = f;
+	return 0;
+}
+
+/* --- cache --- */
+
+#define CACHE_MAGIC 0x43535843u /* "CXSC" */
+#define CACHE_MAX (1u << 20)
+
+/* A cache file: this header, the key, then the instructions. */
+struct cache_header {
+	uint32_t magic;
+	uint32_t flags;
+	uint32_t wants_listener;
+	uint32_t key_len;
+	uint32_t n_insns;
+};
+
+/* What the compiled program depends on: libseccomp, the native architecture, the spec. */
+static int cache_key(const struct oci_seccomp *spec, char **key, struct crix_err **err)
+{
+	struct json_object *json = NULL;
+	const struct scmp_version *v = seccomp_version();
+
+	if (oci_seccomp_to_json(spec, &json, err) < 0)
+		return -1;
+	int rc = asprintf(key, "crix-seccomp 1 libseccomp %u.%u.%u arch %u\n%s", v->major, v->minor,
+			  v->micro, seccomp_arch_native(),
+			  json_object_to_json_string_ext(json, JSON_C_TO_STRING_PLAIN));
+	json_object_put(json);
+	if (rc < 0)
+		return crix_err_make(err, ENOMEM, "seccomp cache key");
+	return 0;
+}
+
+/* FNV-1a: only names the file; the stored key decides a hit. */
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+/* The filter stored at path for key, or NULL (absent, stale or damaged). */
+static struct oci_seccomp_filter *cache_read(const char *path, const char *key)
+{
+	struct crix_err *err = NULL;
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0, key_len = strlen(key);
+	struct cache_header h;
+
+	if (crix_read_file(path, CACHE_MAX, &data, &len, &err) < 0) {
+		crix_err_free(&err);
+		return NULL;
+	}
+	if (len < sizeof(h))
+		return NULL;
+	memcpy(&h, data, sizeof(h));
+	if (h.magic != CACHE_MAGIC || h.key_len != key_len || h.n_insns == 0 ||
+	    len != sizeof(h) + key_len + (size_t)h.n_insns * sizeof(struct sock_filter) ||
+	    memcmp(data + sizeof(h), key, key_len) != 0)
+		return NULL;
+	struct oci_seccomp_filter *f = calloc(1, sizeof(*f));
+	if (f == NULL || (f->bpf = malloc(h.n_insns * sizeof(struct sock_filter))) == NULL) {
+		free(f);
+		return NULL;
+	}
+	memcpy(f->bpf, data + sizeof(h) + key_len, h.n_insns * sizeof(struct sock_filter));
+	f->n_insns = h.n_insns;
+	f->flags = h.flags;
+	f->wants_listener = h.wants_listener != 0;
+	return f;
+}
+
+static int cache_write(const char *path, const char *key, const struct oci_seccomp_filter *f,
+		       struct crix_err **err)
+{
+	size_t key_len = strlen(key), code_len = f->n_insns * sizeof(struct sock_filter);
+	struct cache_header h = {
+		.magic = CACHE_MAGIC,
+		.flags = f->flags,
+		.wants_listener = f->wants_listener,
+		.key_len = (uint32_t)key_len,
+		.n_insns = (uint32_t)f->n_insns,
+	};
+	_cleanup_free_ char *data = malloc(sizeof(h) + key_len + code_len);
+
+	if (data == NULL)
+		return crix_err_make(err, ENOMEM, "seccomp cache entry");
+	memcpy(data, &h, sizeof(h));
+	memcpy(data + sizeof(h), key, key_len);
+	memcpy(data + sizeof(h) + key_len, f->bpf, code_len);
+	return crix_write_file_atomic(path, data, sizeof(h) + key_len + code_len, 0600, err);
+}
+
+int oci_seccomp_filter_build_cached(const struct oci_seccomp *spec, const char *cache_dir,
+				    struct oci_seccomp_filter **out, struct crix_err **err)
+{
+	_cleanup_free_ char *key = NULL;
+	_cleanup_free_ char *path = NULL;
+	struct crix_err *cache_err = NULL;
+
+	if (cache_dir == NULL)
+		return oci_seccomp_filter_build(spec, out, err);
+	if (cache_key(spec, &key, err) < 0)
+		return -1;
+	if (asprintf(&path, "%s/%016llx.bpf", cache_dir, (unsigned long long)fnv1a(key)) < 0)
+		return crix_err_make(err, ENOMEM, "seccomp cache path");
+	if ((*out = cache_read(path, key)) != NULL)
+		return 0;
+	if (oci_seccomp_filter_build(spec, out, err) < 0)
+		return -1;
+	if (crix_mkdir_p(cache_dir, 0700, &cache_err) < 0 || cache_write(path, key, *out, &cache_err) < 0)
+		crix_debug("seccomp cache: %s", crix_err_msg(cache_err));
+	crix_err_free(&cache_err);
 	return 0;
 }
 

@@ -1,6 +1,8 @@
 /* Seccomp filters compiled in the parent and loaded in a forked child, which then makes the
  * syscalls and reports what it saw through its exit status. */
+#include <dirent.h>
 #include <errno.h>
+#include <linux/seccomp.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -187,6 +189,113 @@ static void test_kill_and_notify(void)
 	oci_seccomp_filter_free(f);
 }
 
+static struct oci_seccomp *parse(const char *json)
+{
+	struct crix_err *err = NULL;
+	struct json_object *obj = json_tokener_parse(json);
+	struct oci_seccomp *spec = NULL;
+	CHECK_OK(oci_seccomp_from_json(obj, "linux.seccomp", &spec, &err));
+	json_object_put(obj);
+	crix_err_free(&err);
+	return spec;
+}
+
+/* The number of entries in d; the last one's path goes to last. */
+static int list_files(const char *d, char *last, size_t size)
+{
+	int n = 0;
+	DIR *dir = opendir(d);
+	struct dirent *de;
+	while (dir != NULL && (de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		snprintf(last, size, "%s/%s", d, de->d_name);
+	}
+	if (dir != NULL)
+		closedir(dir);
+	return n;
+}
+
+static bool same_program(const struct oci_seccomp_filter *a, const struct oci_seccomp_filter *b)
+{
+	return a != NULL && b != NULL && a->n_insns == b->n_insns && a->flags == b->flags &&
+	       memcmp(a->bpf, b->bpf, a->n_insns * 8) == 0;
+}
+
+static void patch(const char *file, off_t offset, const void *bytes, size_t len)
+{
+	int fd = open(file, O_WRONLY);
+	CHECK(fd >= 0 && pwrite(fd, bytes, len, offset) == (ssize_t)len);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void test_cache(void)
+{
+	struct crix_err *err = NULL;
+	char cache[128], entry[400], ignored[400];
+	snprintf(cache, sizeof(cache), "%s/cache", dir);
+	struct oci_seccomp *spec = parse(
+		"{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],"
+		"\"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":18}]}");
+	struct oci_seccomp *other = parse(
+		"{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\"],"
+		"\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":19}]}");
+	struct oci_seccomp_filter *fresh = NULL, *f = NULL;
+	struct stat st;
+	char byte = 0;
+	if (spec == NULL || other == NULL)
+		goto out;
+	CHECK_OK(oci_seccomp_filter_build(spec, &fresh, &err));
+	CHECK_OK(oci_seccomp_filter_build_cached(spec, cache, &f, &err));
+	CHECK(same_program(fresh, f));
+	CHECK(list_files(cache, entry, sizeof(entry)) == 1);
+	oci_seccomp_filter_free(f);
+	f = NULL;
+	CHECK_OK(oci_seccomp_filter_build_cached(spec, cache, &f, &err));
+	CHECK(same_program(fresh, f));
+	CHECK(f != NULL && f->flags == SECCOMP_FILTER_FLAG_LOG && !f->wants_listener);
+	snprintf(path, sizeof(path), "%s/made-cached", dir);
+	if (f != NULL)
+		CHECK(exit_code(run_filtered(f, probe_mkdir)) == EXDEV);
+	oci_seccomp_filter_free(f);
+	f = NULL;
+
+	/* Another spec gets its own entry with its own program. */
+	CHECK_OK(oci_seccomp_filter_build_cached(other, cache, &f, &err));
+	CHECK(list_files(cache, ignored, sizeof(ignored)) == 2 && !same_program(f, fresh));
+	oci_seccomp_filter_free(f);
+	f = NULL;
+
+	/* A hit returns the stored program: change its last instruction in the file. */
+	CHECK(stat(entry, &st) == 0);
+	patch(entry, st.st_size - 8, "\x06\0\0\0\0\0\xff\x7f", 8); /* ret ALLOW */
+	CHECK_OK(oci_seccomp_filter_build_cached(spec, cache, &f, &err));
+	CHECK(f != NULL && f->n_insns == fresh->n_insns && !same_program(f, fresh));
+	oci_seccomp_filter_free(f);
+	f = NULL;
+	/* A stored key that differs is a miss: rebuilt and the entry rewritten. */
+	patch(entry, 40, "X", 1); /* inside the key (after the 20-byte header) */
+	CHECK_OK(oci_seccomp_filter_build_cached(spec, cache, &f, &err));
+	CHECK(same_program(fresh, f));
+	int fd = open(entry, O_RDONLY);
+	CHECK(fd >= 0 && pread(fd, &byte, 1, 40) == 1 && byte != 'X');
+	if (fd >= 0)
+		close(fd);
+	oci_seccomp_filter_free(f);
+	f = NULL;
+	/* No usable cache directory (a file is in the way): still compiled. */
+	CHECK_OK(oci_seccomp_filter_build_cached(spec, entry, &f, &err));
+	CHECK(same_program(fresh, f));
+out:
+	oci_seccomp_filter_free(fresh);
+	oci_seccomp_filter_free(f);
+	oci_seccomp_free(spec);
+	oci_seccomp_free(other);
+	crix_err_free(&err);
+}
+
 static void expect_build_error(const char *json, const char *needle)
 {
 	struct crix_err *err = NULL;
@@ -222,6 +331,7 @@ int main(void)
 	test_chmod_with_conditions();
 	test_kill_and_notify();
 	test_build_errors();
+	test_cache();
 	crix_remove_tree(dir, &err);
 	crix_err_free(&err);
 	if (failures)
