@@ -282,6 +282,7 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 	_cleanup_free_ char *config_text = NULL;
 	_cleanup_free_ char *config_path = NULL;
 	_cleanup_free_ char *fifo = NULL;
+	_cleanup_free_ char *copy = NULL;
 	size_t config_len = 0;
 
 	if (asprintf(&config_path, "%s/config.json", opts->bundle ? opts->bundle : ".") < 0 ||
@@ -301,7 +302,7 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 	}
 	if (resolve_paths(opts, spec, c->st, err) < 0)
 		goto fail;
-	_cleanup_free_ char *copy = oci_state_path(c->st, "config.json");
+	copy = oci_state_path(c->st, "config.json");
 	if (copy == NULL || oci_write_file_replace(copy, config_text, config_len, err) < 0)
 		goto fail;
 	if (oci_plan_build(spec->process, spec->linux ? spec->linux->seccomp : NULL, &c->plan, err) < 0)
