@@ -16,6 +16,7 @@
 #include "crix_cleanup.h"
 #include "crix_file.h"
 #include "crix_log.h"
+#include "img.h"
 #include "srv_internal.h"
 
 /* Running calls get this long to finish on SIGTERM before they are cancelled. */
@@ -66,6 +67,20 @@ static int lock_socket(const char *listen, int *lock_fd, struct crix_err **err)
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
 		return crix_err_make(err, errno, "write %s", path);
 	*lock_fd = steal_fd(fd);
+	return 0;
+}
+
+static int open_images(struct srv_daemon *d, const struct crix_config *cfg, struct crix_err **err)
+{
+	struct img_store_opts opts = {
+		.root = cfg->root,
+		.max_parallel_downloads = cfg->image.max_parallel_downloads,
+		.auth_file = cfg->image.auth_file,
+		.registries = cfg->image.registries,
+		.n_registries = cfg->image.n_registries,
+	};
+	if (img_store_open(&opts, &d->images, err) < 0)
+		return crix_err_wrap(err, "image store");
 	return 0;
 }
 
@@ -140,6 +155,10 @@ static void reload(struct srv_daemon *d, const struct cfg_sources *src)
 	char changed[512];
 	describe_changes(cur, next, changed, sizeof(changed));
 	crix_log_set_level(next->log_level);
+	_cleanup_err_ struct crix_err *img_err = NULL;
+	if (img_store_reload_registries(d->images, next->image.registries, next->image.n_registries,
+					&img_err) < 0)
+		crix_error("reload: image registries: %s", crix_err_msg(img_err));
 	srv_daemon_set_config(d, srv_config_new(next));
 	crix_info("configuration reloaded: %s", changed[0] ? changed : "nothing changed");
 }
@@ -214,7 +233,7 @@ int main(int argc, char **argv)
 	_cleanup_close_ int lock_fd = -1;
 	if (listen_copy == NULL || crix_mkdir_p(dirname(listen_copy), 0755, &err) < 0 ||
 	    crix_mkdir_p(cfg->root, 0700, &err) < 0 || crix_mkdir_p(cfg->runroot, 0755, &err) < 0 ||
-	    lock_socket(cfg->listen, &lock_fd, &err) < 0) {
+	    lock_socket(cfg->listen, &lock_fd, &err) < 0 || open_images(&daemon, cfg, &err) < 0) {
 		crix_error("%s", crix_err_msg(err));
 		srv_daemon_set_config(&daemon, NULL);
 		free(daemon.exe_dir);
@@ -237,6 +256,7 @@ int main(int argc, char **argv)
 	if (srv_server_start(&daemon, &opts, &server, &err) < 0) {
 		crix_error("%s", crix_err_msg(err));
 		grpc_shutdown();
+		img_store_close(daemon.images);
 		srv_daemon_set_config(&daemon, NULL);
 		free(daemon.exe_dir);
 		return 1;
@@ -258,6 +278,7 @@ int main(int argc, char **argv)
 	}
 	srv_server_stop(server, SHUTDOWN_GRACE_MS);
 	grpc_shutdown();
+	img_store_close(daemon.images);
 	if (listen_path != NULL)
 		unlink(listen_path);
 	srv_daemon_set_config(&daemon, NULL);
