@@ -527,10 +527,10 @@ int srv_server_start(struct srv_daemon *d, const struct srv_server_opts *opts,
 
 	s->quick_pool = srv_pool_new("quick", 8);
 	s->slow_pool = srv_pool_new("slow", 64);
+	/* Methods without a handler get one posted request each, enough to answer promptly. */
 	for (size_t i = 0; i < CRI_METHODS_COUNT; i++) {
-		if (srv_handlers[i] == NULL)
-			continue;
-		for (int k = 0; k < REQUESTS_PER_METHOD; k++) {
+		int posted = srv_handlers[i] != NULL ? REQUESTS_PER_METHOD : 1;
+		for (int k = 0; k < posted; k++) {
 			struct request_slot *slot = calloc(1, sizeof(*slot));
 			if (slot == NULL)
 				abort();
@@ -539,18 +539,6 @@ int srv_server_start(struct srv_daemon *d, const struct srv_server_opts *opts,
 			slot->method = i;
 			post_request(slot);
 		}
-	}
-	/* Methods without a handler get one posted request each, enough to answer promptly. */
-	for (size_t i = 0; i < CRI_METHODS_COUNT; i++) {
-		if (srv_handlers[i] != NULL)
-			continue;
-		struct request_slot *slot = calloc(1, sizeof(*slot));
-		if (slot == NULL)
-			abort();
-		slot->tag.kind = TAG_REQUEST;
-		slot->server = s;
-		slot->method = i;
-		post_request(slot);
 	}
 	for (int k = 0; k < GENERIC_REQUESTS; k++) {
 		struct generic_slot *slot = calloc(1, sizeof(*slot));
