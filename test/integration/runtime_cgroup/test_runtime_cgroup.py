@@ -1,0 +1,187 @@
+"""crix-runtime against runc on this host's cgroup v1 hierarchies: the limit files the same
+bundle leaves, pids limits and device rules that bite, seccomp errnos, update, pause/resume."""
+import json
+import os
+import time
+
+from runtime_helpers import CGROUP_PARENT, CGROUP_ROOT, create, new_id, read, run_both
+
+MiB = 1024 * 1024
+
+# (hierarchy, file) pairs compared between the runtimes.
+LIMIT_FILES = [
+    ("memory", "memory.limit_in_bytes"),
+    ("memory", "memory.soft_limit_in_bytes"),
+    ("memory", "memory.memsw.limit_in_bytes"),
+    ("memory", "memory.swappiness"),
+    ("cpu", "cpu.shares"),
+    ("cpu", "cpu.cfs_quota_us"),
+    ("cpu", "cpu.cfs_period_us"),
+    ("cpuset", "cpuset.cpus"),
+    ("cpuset", "cpuset.mems"),
+    ("pids", "pids.max"),
+]
+
+
+def cgroup_files(cid, files=LIMIT_FILES):
+    values = {}
+    for hier, name in files:
+        path = os.path.join(CGROUP_ROOT, hier, CGROUP_PARENT.lstrip("/"), cid, name)
+        values[name] = read(path).strip() if os.path.exists(path) else None
+    return values
+
+
+def start(rt, bundle):
+    """create + start `bundle`; returns (id, host pid of its init)."""
+    cid, _, _ = create(rt, bundle)
+    rt("start", cid, check=True)
+    return cid, rt.state(cid)["pid"]
+
+
+def wait_status(rt, cid, status, timeout=10):
+    deadline = time.monotonic() + timeout
+    while rt.state(cid)["status"] != status:
+        assert time.monotonic() < deadline, (rt.name, cid, rt.state(cid))
+        time.sleep(0.02)
+
+
+def with_resources(bundle, resources):
+    bundle.config["linux"]["resources"] = resources
+    return bundle
+
+
+RESOURCES = {
+    "memory": {"limit": 64 * MiB, "reservation": 32 * MiB, "swap": 128 * MiB, "swappiness": 20},
+    "cpu": {"shares": 512, "quota": 20000, "period": 100000, "cpus": "0", "mems": "0"},
+    "pids": {"limit": 20},
+}
+
+
+def test_limit_files_match_runc(runtimes, make_bundle):
+    b = with_resources(make_bundle(["sleep", "30"]), RESOURCES)
+    seen = {}
+    for rt in runtimes:
+        cid, pid = start(rt, b)
+        seen[rt.name] = cgroup_files(cid)
+        # The init is in the container's cgroup in every hierarchy.
+        own = read("/proc/%d/cgroup" % pid)
+        for line in own.splitlines():
+            if line.split(":")[1] in ("memory", "cpu", "cpuset", "pids", "freezer", "devices"):
+                assert line.endswith("%s/%s" % (CGROUP_PARENT, cid)), (rt.name, line)
+        rt("kill", cid, "KILL", check=True)
+    assert seen["crix-runtime"] == seen["runc"]
+    assert seen["runc"]["memory.limit_in_bytes"] == str(64 * MiB)
+    assert seen["runc"]["cpu.cfs_quota_us"] == "20000"
+    assert seen["runc"]["pids.max"] == "20"
+
+
+def test_device_rules_match_runc(runtimes, make_bundle):
+    """The default deny-all + runc's allow-list: /dev/null works, the host's /dev/kmsg bound in
+    is refused by the device cgroup, identically."""
+    b = make_bundle(["sh", "-c", "echo x > /dev/null && echo null-ok; head -c 1 /dev/kmsg"])
+    b.config["mounts"].append({"destination": "/dev/kmsg", "type": "bind", "source": "/dev/kmsg",
+                               "options": ["bind"]})
+    res = run_both(runtimes, b)
+    assert res["crix-runtime"].returncode == res["runc"].returncode != 0
+    assert res["crix-runtime"].stdout == res["runc"].stdout == "null-ok\n"
+    for name, p in res.items():
+        assert "Operation not permitted" in p.stderr, (name, p.stderr)
+    devices = []
+    for rt in runtimes:
+        cid, _ = start(rt, make_bundle(["sleep", "30"]))
+        devices.append(sorted(read(os.path.join(CGROUP_ROOT, "devices", CGROUP_PARENT.lstrip("/"),
+                                                cid, "devices.list")).split("\n")))
+        rt("kill", cid, "KILL", check=True)
+    assert devices[0] == devices[1]
+    assert "a *:* rwm" not in devices[0]
+
+
+FORK_MANY = "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 2 & done; wait; echo done"
+
+
+def test_pids_limit_effective_like_runc(runtimes, make_bundle):
+    res = run_both(runtimes, with_resources(make_bundle(["sh", "-c", FORK_MANY]), {"pids": {"limit": 5}}))
+    for name, p in res.items():
+        assert p.returncode != 0 and "done" not in p.stdout, (name, p.stdout, p.stderr)
+        assert "can't fork" in p.stderr, (name, p.stderr)
+    assert res["crix-runtime"].returncode == res["runc"].returncode
+    # The same script under a roomy limit completes: the failure above is the limit's.
+    res = run_both(runtimes, with_resources(make_bundle(["sh", "-c", FORK_MANY]), {"pids": {"limit": 50}}))
+    for name, p in res.items():
+        assert p.returncode == 0 and p.stdout == "done\n", (name, p.stdout, p.stderr)
+
+
+def seccomp_profile(rules):
+    return {"defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": rules}
+
+
+def test_seccomp_errno_matches_runc(runtimes, make_bundle):
+    b = make_bundle(["sh", "-c", "grep Seccomp: /proc/self/status; mkdir /tmp/d"])
+    b.config["linux"]["seccomp"] = seccomp_profile([
+        {"names": ["mkdir", "mkdirat", "no_such_syscall"], "action": "SCMP_ACT_ERRNO", "errnoRet": 18}])
+    res = run_both(runtimes, b)
+    assert (res["crix-runtime"].returncode, res["crix-runtime"].stdout, res["crix-runtime"].stderr) == \
+        (res["runc"].returncode, res["runc"].stdout, res["runc"].stderr)
+    assert res["runc"].returncode != 0
+    assert "Seccomp:\t2" in res["runc"].stdout
+    assert "Invalid cross-device link" in res["runc"].stderr  # EXDEV = 18
+
+
+def test_seccomp_arg_conditions_match_runc(runtimes, make_bundle):
+    """chmod is denied only for mode 0777 (chmod and fchmodat, whichever libc uses)."""
+    b = make_bundle(["sh", "-c", "touch /tmp/f && chmod 644 /tmp/f && echo 644-ok; chmod 777 /tmp/f"])
+    b.config["root"]["readonly"] = False
+    b.config["linux"]["seccomp"] = seccomp_profile([
+        {"names": ["chmod"], "action": "SCMP_ACT_ERRNO",
+         "args": [{"index": 1, "value": 0o777, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["fchmodat"], "action": "SCMP_ACT_ERRNO",
+         "args": [{"index": 2, "value": 0o777, "op": "SCMP_CMP_EQ"}]}])
+    res = run_both(runtimes, b)
+    assert (res["crix-runtime"].returncode, res["crix-runtime"].stdout, res["crix-runtime"].stderr) == \
+        (res["runc"].returncode, res["runc"].stdout, res["runc"].stderr)
+    assert res["runc"].stdout == "644-ok\n"
+    assert "Operation not permitted" in res["runc"].stderr
+
+
+def test_update_matches_runc(runtimes, make_bundle, tmp_path):
+    b = with_resources(make_bundle(["sleep", "30"]), RESOURCES)
+    resources_file = tmp_path / "update.json"
+    resources_file.write_text(json.dumps({"cpu": {"shares": 256}, "pids": {"limit": 40}}))
+    seen = {}
+    for rt in runtimes:
+        cid, _ = start(rt, b)
+        rt("update", "--memory", str(96 * MiB), "--memory-swap", str(192 * MiB),
+           "--cpu-quota", "30000", cid, check=True)
+        flags = cgroup_files(cid)
+        rt("update", "--resources", str(resources_file), cid, check=True)
+        seen[rt.name] = (flags, cgroup_files(cid))
+        rt("kill", cid, "KILL", check=True)
+    assert seen["crix-runtime"] == seen["runc"]
+    flags, from_file = seen["runc"]
+    assert flags["memory.limit_in_bytes"] == str(96 * MiB) and flags["cpu.cfs_quota_us"] == "30000"
+    assert from_file["cpu.shares"] == "256" and from_file["pids.max"] == "40"
+    # What update did not name is unchanged.
+    assert from_file["memory.limit_in_bytes"] == str(96 * MiB) and from_file["cpuset.cpus"] == "0"
+
+
+def test_pause_resume_freezer_like_runc(runtimes, make_bundle):
+    b = make_bundle(["sleep", "30"])
+    seen = {}
+    for rt in runtimes:
+        cid, pid = start(rt, b)
+        freezer = os.path.join(CGROUP_ROOT, "freezer", CGROUP_PARENT.lstrip("/"), cid, "freezer.state")
+        rt("pause", cid, check=True)
+        paused = (rt.state(cid)["status"], read(freezer).strip(),
+                  read("/proc/%d/status" % pid).split("State:")[1].split()[0])
+        rt("resume", cid, check=True)
+        resumed = (rt.state(cid)["status"], read(freezer).strip())
+        rt("kill", cid, "KILL", check=True)
+        wait_status(rt, cid, "stopped")
+        rt("delete", cid, check=True)
+        rt.ids.discard(cid)
+        gone = os.path.exists(os.path.dirname(freezer))
+        seen[rt.name] = (paused, resumed, gone)
+    assert seen["crix-runtime"] == seen["runc"]
+    assert seen["runc"] == (("paused", "FROZEN", "D"), ("running", "THAWED"), False)
