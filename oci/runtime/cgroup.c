@@ -268,12 +268,15 @@ static int add_v1_dirs(struct oci_cgroup *cg, const struct oci_cgroup_opts *opts
 	if (d == NULL)
 		return crix_err_make(err, errno, "open cgroup root %s", cg->root);
 	while ((errno = 0, de = readdir(d)) != NULL) {
-		if (de->d_type != DT_DIR || de->d_name[0] == '.' || strcmp(de->d_name, "unified") == 0)
+		if (de->d_name[0] == '.' || strcmp(de->d_name, "unified") == 0)
 			continue;
 		_cleanup_free_ char *dir = NULL;
 		if (asprintf(&dir, "%s/%s", cg->root, de->d_name) < 0)
 			return crix_err_make(err, ENOMEM, "cgroup root");
-		if (!cg_exists(dir, "cgroup.procs"))
+		struct stat st;
+		bool is_dir = de->d_type == DT_DIR ||
+			      (de->d_type == DT_UNKNOWN && lstat(dir, &st) == 0 && S_ISDIR(st.st_mode));
+		if (!is_dir || !cg_exists(dir, "cgroup.procs"))
 			continue;
 		if (add_dir(cg, opts, de->d_name, dir, err) < 0)
 			return -1;

@@ -91,10 +91,18 @@ static int apply_cpu(const char *dir, const struct oci_cpu *c, struct crix_err *
 	bool quota = c->has_quota && c->quota != 0;
 	bool period = c->has_period && c->period != 0;
 	if (quota || period) {
-		char q[24] = "max";
+		/* cpu.max holds both: keep the current half that is not being set (update). */
+		char cur[64] = "", q[24] = "max", p[24] = "100000";
+		if ((!quota || !period) && cg_read(dir, "cpu.max", cur, sizeof(cur), err) < 0)
+			return -1;
+		sscanf(cur, "%23s %23s", q, p);
 		if (quota && c->quota > 0)
 			snprintf(q, sizeof(q), "%" PRId64, c->quota);
-		if (cg_writef(dir, "cpu.max", err, "%s %" PRIu64, q, period ? c->period : 100000) < 0)
+		else if (quota)
+			snprintf(q, sizeof(q), "max");
+		if (period)
+			snprintf(p, sizeof(p), "%" PRIu64, c->period);
+		if (cg_writef(dir, "cpu.max", err, "%s %s", q, p) < 0)
 			return -1;
 	}
 	if (c->has_burst && cg_writef(dir, "cpu.max.burst", err, "%" PRIu64, c->burst) < 0)

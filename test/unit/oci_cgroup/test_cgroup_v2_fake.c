@@ -143,6 +143,15 @@ static void test_create_applies_limits(void)
 	CHECK_STR(get("crix/c1/cpu.max"), "max 100000");
 	CHECK_STR(get("crix/c1/pids.max"), "max");
 	CHECK_STR(get("crix/c1/cpu.weight"), "39");
+	/* cpu.max carries quota and period: setting one keeps the other. */
+	r = resources("{\"cpu\":{\"period\":50000}}");
+	CHECK_OK(oci_cgroup_update(cg, r, &err));
+	oci_resources_free(r);
+	CHECK_STR(get("crix/c1/cpu.max"), "max 50000");
+	r = resources("{\"cpu\":{\"quota\":25000}}");
+	CHECK_OK(oci_cgroup_update(cg, r, &err));
+	oci_resources_free(r);
+	CHECK_STR(get("crix/c1/cpu.max"), "25000 50000");
 
 	CHECK_OK(oci_cgroup_enter(cg, 4242, &err));
 	CHECK_STR(get("crix/c1/cgroup.procs"), "4242");
