@@ -826,6 +826,7 @@ int img_pull(struct img_store *s, const char *text, const struct img_auth *auth,
 		img_client_clear(&c);
 		img_creds_clear(&creds);
 		if (rc == 0) {
+			crix_err_free(err); /* what a retry left */
 			crix_info("pulled %s from %s: %s", full, eps[i].name, *image_id);
 			break;
 		}

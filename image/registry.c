@@ -18,7 +18,8 @@
 #include "crix_log.h"
 #include "img_internal.h"
 
-#define MAX_ATTEMPTS 5
+#define MAX_ATTEMPTS 4        /* per request to a registry */
+#define MAX_MIRROR_ATTEMPTS 2 /* a mirror that fails is skipped soon */
 #define ERROR_BODY_MAX (64u << 10)
 
 struct token {
@@ -344,6 +345,25 @@ static int curl_errno(CURLcode rc)
 	}
 }
 
+/* Transfer failures worth another attempt; TLS and protocol errors are final. */
+static bool curl_retryable(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* "manifest unknown (404)": the registry's own message when it sent one. */
 static int status_error(struct exchange *x, struct crix_err **err)
 {
@@ -511,7 +531,7 @@ static int fetch_token(struct img_client *c, const char *realm, const char *serv
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		exchange_reset(&x);
 		cc = perform(s, &rq, &x);
-		bool retry = cc != CURLE_OK ? !x.too_big : (x.status == 429 || x.status >= 500);
+		bool retry = cc != CURLE_OK ? curl_retryable(cc) : (x.status == 429 || x.status >= 500);
 		if (!retry || attempt + 1 == MAX_ATTEMPTS)
 			break;
 		usleep((200u << attempt) * 1000);
@@ -611,7 +631,7 @@ static int api_get(struct img_client *c, const char *path, const char *accept, s
 			continue;
 		}
 		if (cc != CURLE_OK) {
-			retry = true;
+			retry = curl_retryable(cc);
 			crix_err_make(err, curl_errno(cc), "%s: %s", url, curl_easy_strerror(cc));
 		} else if (x->status == 401 && !reauthorized) {
 			_cleanup_free_ char *newauth = NULL;
@@ -624,17 +644,18 @@ static int api_get(struct img_client *c, const char *path, const char *accept, s
 			reauthorized = true;
 			continue;
 		} else if (x->status >= 200 && x->status < 300) {
+			crix_err_free(err); /* from an earlier attempt */
 			return 0;
 		} else {
 			status_error(x, err);
 			retry = x->status == 429 || x->status >= 500;
 		}
-		if (!retry || ++attempt >= MAX_ATTEMPTS)
+		if (!retry || ++attempt >= (ep->mirror ? MAX_MIRROR_ATTEMPTS : MAX_ATTEMPTS))
 			return -1;
 		if (x->sink && x->delivered > 0 && x->sink->restart(x->sink->arg) < 0)
 			return -1;
 		crix_debug("retrying %s (attempt %d): %s", url, attempt + 1, crix_err_msg(*err));
-		usleep((250u << attempt) * 1000);
+		usleep((200u << attempt) * 1000);
 	}
 }
 
