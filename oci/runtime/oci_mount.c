@@ -302,7 +302,8 @@ static char *own_cgroup(const char *options, bool v2)
 	return NULL;
 }
 
-/* type "cgroup"/"cgroup2": a tmpfs with one cgroupfs per v1 hierarchy (v1/hybrid hosts), or
+/* type "cgroup"/"cgroup2": a tmpfs with one cgroupfs per v1 hierarchy (v1/hybrid hosts; the
+ * options such as ro apply to the hierarchies, the tmpfs stays writable as with runc), or
  * the cgroup2 tree; in a cgroup namespace the kernel shows our cgroup as the root, otherwise
  * our own cgroup directory is bound from the host (as runc does). */
 static int mount_cgroups(int root_fd, const struct oci_mount *m, unsigned long flags,
@@ -355,11 +356,6 @@ static int mount_cgroups(int root_fd, const struct oci_mount *m, unsigned long f
 		}
 		_cleanup_close_ int top = oci_open_in_root(root_fd, sub, 0, false, false, err);
 		if (top < 0 || remount_bind(fd_path(t, sizeof(t), top), sub, flags, err) < 0)
-			goto out;
-	}
-	if (!pure_v2 && (flags & MS_RDONLY)) {
-		_cleanup_close_ int top = oci_open_in_root(root_fd, m->destination, 0, false, false, err);
-		if (top < 0 || remount_bind(fd_path(t, sizeof(t), top), m->destination, flags, err) < 0)
 			goto out;
 	}
 	r = 0;

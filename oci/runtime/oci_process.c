@@ -226,8 +226,43 @@ static bool is_executable_file(const char *path)
 	return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && access(path, X_OK) == 0;
 }
 
+/* HOME from the container's /etc/passwd when the spec does not set it, as runc does. */
+static int set_home(struct oci_plan *plan, struct crix_err **err)
+{
+	if (env_get(plan->envp, "HOME") != NULL)
+		return 0;
+	char home[1024] = "/";
+	_cleanup_fclose_ FILE *f = fopen("/etc/passwd", "re");
+	char line[2048];
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		/* name:pw:uid:gid:gecos:home:shell */
+		char *fields[7] = {0};
+		char *p = line;
+		int n = 0;
+		for (char *t; n < 7 && (t = strsep(&p, ":")) != NULL;)
+			fields[n++] = t;
+		if (n >= 6 && fields[2][0] != '\0' && strtoul(fields[2], NULL, 10) == plan->uid) {
+			snprintf(home, sizeof(home), "%s", fields[5]);
+			break;
+		}
+	}
+	_cleanup_free_ char *kv = NULL;
+	if (asprintf(&kv, "HOME=%s", home) < 0)
+		return crix_err_make(err, ENOMEM, "HOME");
+	size_t n = oci_strv_len(plan->envp);
+	char **grown = realloc(plan->envp, (n + 2) * sizeof(char *));
+	if (grown == NULL)
+		return crix_err_make(err, ENOMEM, "HOME");
+	plan->envp = grown;
+	grown[n] = steal_ptr(kv);
+	grown[n + 1] = NULL;
+	return 0;
+}
+
 int oci_plan_resolve_exe(struct oci_plan *plan, struct crix_err **err)
 {
+	if (set_home(plan, err) < 0)
+		return -1;
 	const char *name = plan->argv[0];
 	free(plan->exe);
 	plan->exe = NULL;

@@ -62,8 +62,9 @@ int oci_cap_last(void);
 /* Sets oom_score_adj and rlimits (while the process is still privileged). */
 int oci_plan_apply_limits(const struct oci_plan *plan, struct crix_err **err);
 
-/* Resolves argv[0] against PATH of the plan's env, inside the container (after pivot_root),
- * as runc does: a missing program fails at create, not after start. */
+/* Inside the container (after pivot_root): sets HOME from /etc/passwd when the env lacks it,
+ * and resolves argv[0] against the env's PATH, as runc does (a missing program fails at
+ * create, not after start). */
 int oci_plan_resolve_exe(struct oci_plan *plan, struct crix_err **err);
 
 /* User, groups, capabilities, no_new_privs, seccomp, umask, cwd (checked to be inside the
