@@ -650,14 +650,17 @@ int oci_cgroup_kill(const struct oci_cgroup *cg, int sig, struct crix_err **err)
 		return cg_write(cg->dirs[0].path, "cgroup.kill", "1", err) < 0
 			       ? crix_err_wrap(err, "kill cgroup %s", cg->cgroups_path)
 			       : 0;
-	/* Frozen, the set of processes cannot grow between listing and signalling. */
+	/* Frozen, the set of processes cannot grow between listing and signalling. A cgroup that
+	 * will not freeze (a task stuck in the kernel) still gets its signals. */
 	bool was_frozen = false;
 	bool can_freeze = cg->layout == OCI_CGROUP_UNIFIED ? cg_exists(cg->dirs[0].path, "cgroup.freeze")
 							   : cg_v1_dir(cg, "freezer") != NULL;
 	if (can_freeze && oci_cgroup_is_frozen(cg, &was_frozen, err) < 0)
 		return crix_err_wrap(err, "kill cgroup %s", cg->cgroups_path);
-	if (can_freeze && !was_frozen && oci_cgroup_freeze(cg, true, err) < 0)
-		return crix_err_wrap(err, "kill cgroup %s", cg->cgroups_path);
+	if (can_freeze && !was_frozen && oci_cgroup_freeze(cg, true, err) < 0) {
+		crix_debug("kill cgroup %s without freezing it: %s", cg->cgroups_path, crix_err_msg(*err));
+		crix_err_free(err);
+	}
 	pid_t *pids = NULL;
 	size_t n = 0;
 	int ret = oci_cgroup_pids(cg, &pids, &n, err);

@@ -227,6 +227,37 @@ static void test_v1_lifecycle(void)
 	crix_err_free(&err);
 }
 
+/* A relative cgroupsPath lands under the caller's own cgroup of each hierarchy. */
+static void test_v1_relative_path(void)
+{
+	struct crix_err *err = NULL;
+	struct oci_cgroup *cg = NULL;
+	char rel[64];
+	snprintf(rel, sizeof(rel), "crix-rel-%d", (int)getpid());
+	CHECK_OK(oci_cgroup_create(NULL, rel, NULL, &cg, &err));
+	if (cg == NULL)
+		return;
+	/* /proc/self/cgroup "4:memory:/process_api/abc" -> <root>/memory/process_api/abc/<rel> */
+	char line[512], want[1024];
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *ctrl = strchr(line, ':'), *own = ctrl != NULL ? strchr(ctrl + 1, ':') : NULL;
+		if (own == NULL || strncmp(ctrl + 1, "memory:", 7) != 0)
+			continue;
+		own[strcspn(own, "\n")] = '\0';
+		snprintf(want, sizeof(want), ROOT "/memory%s/%s", strcmp(own + 1, "/") == 0 ? "" : own + 1, rel);
+		CHECK_STR(oci_cgroup_dir(cg, "memory"), want);
+	}
+	if (f != NULL)
+		fclose(f);
+	struct stat st;
+	CHECK(stat(oci_cgroup_dir(cg, "memory"), &st) == 0 && S_ISDIR(st.st_mode));
+	CHECK_OK(oci_cgroup_destroy(cg, &err));
+	CHECK(stat(oci_cgroup_dir(cg, "memory"), &st) < 0);
+	oci_cgroup_free(cg);
+	crix_err_free(&err);
+}
+
 /* Forks a child that the caller moves into a cgroup2 dir; it then opens /dev/null for reading
  * and /dev/kmsg with `kmsg_flags`, and exits with 0 when null opened and kmsg gave
  * `kmsg_errno` (0 = opened), 1 otherwise. */
@@ -342,6 +373,11 @@ static void cleanup(void)
 		oci_cgroup_free(cg);
 	}
 	char dir[128];
+	snprintf(dir, sizeof(dir), "crix-rel-%d", (int)getpid());
+	if (oci_cgroup_load(NULL, dir, &cg, &err) == 0) {
+		oci_cgroup_destroy(cg, &err);
+		oci_cgroup_free(cg);
+	}
 	snprintf(dir, sizeof(dir), ROOT "/unified/crix-bpf-%d", (int)getpid());
 	rmdir(dir);
 	crix_err_free(&err);
@@ -357,6 +393,7 @@ int main(void)
 	}
 	snprintf(cgroups_path, sizeof(cgroups_path), "/crix-test-%d", (int)getpid());
 	test_v1_lifecycle();
+	test_v1_relative_path();
 	test_v2_device_program();
 	cleanup();
 	if (failures)
