@@ -1,0 +1,185 @@
+"""The ImageService through grpcio against a real crixd: PullImage, ImageStatus, ListImages,
+RemoveImage, ImageFsInfo, status codes, AuthConfig, token cache, shared downloads, SIGHUP
+reload of the registries and a kill -9 of crixd in mid-pull."""
+import json
+import os
+import signal
+import threading
+import time
+
+import grpc
+import pytest
+
+import testenv
+from conftest import PASSWORD, USER
+
+api = pytest.importorskip("api_pb2")
+
+
+def ref(host, name="single", tag="v1"):
+    return "%s/crix/%s:%s" % (host, name, tag)
+
+
+def registries_yaml(*entries):
+    lines = ["image:", "  registries:"]
+    for prefix, mirrors in entries:
+        ms = ", ".join("{location: %s, insecure: true}" % json.dumps(m) for m in mirrors)
+        lines.append("    - {prefix: %s, insecure: true, mirrors: [%s]}" % (json.dumps(prefix), ms))
+    return "\n".join(lines) + "\n"
+
+
+def pull(d, image, auth=None, timeout=60):
+    req = api.PullImageRequest(image=api.ImageSpec(image=image))
+    if auth is not None:
+        req.auth.CopyFrom(auth)
+    return d.image("PullImage", req, timeout=timeout).image_ref
+
+
+def status(d, image, verbose=False):
+    return d.image("ImageStatus", api.ImageStatusRequest(image=api.ImageSpec(image=image), verbose=verbose))
+
+
+@pytest.fixture
+def daemon(crixd_factory, registry):
+    return crixd_factory(registries_yaml((registry.host, []))).start()
+
+
+def test_pull_status_list_remove(daemon, registry, images):
+    single, docker = images["single"], images["docker"]
+    assert pull(daemon, ref(registry.host)) == single.config_digest
+    assert pull(daemon, ref(registry.host, "docker")) == docker.config_digest
+    st = status(daemon, ref(registry.host))
+    assert st.image.id == single.config_digest
+    assert list(st.image.repo_tags) == [ref(registry.host)]
+    assert list(st.image.repo_digests) == ["%s/crix/single@%s" % (registry.host, single.digest)]
+    assert st.image.size > 1000000 and st.image.spec.image == single.config_digest
+    assert not st.image.HasField("uid") and st.image.username == "" and len(st.info) == 0
+    assert status(daemon, docker.config_digest).image.username == "app"
+    assert status(daemon, "%s/crix/single@%s" % (registry.host, single.digest)).image.id == single.config_digest
+    verbose = status(daemon, single.config_digest, verbose=True)
+    info = json.loads(verbose.info["info"])
+    assert info["imageSpec"]["rootfs"]["diff_ids"] == single.diff_ids
+    # unknown: a nil image, not an error
+    assert not status(daemon, ref(registry.host, "nope")).HasField("image")
+    ids = sorted(i.id for i in daemon.image("ListImages").images)
+    assert ids == sorted([single.config_digest, docker.config_digest])
+    flt = api.ListImagesRequest(filter=api.ImageFilter(image=api.ImageSpec(image=ref(registry.host, "docker"))))
+    assert [i.id for i in daemon.image("ListImages", flt).images] == [docker.config_digest]
+    rm = api.RemoveImageRequest(image=api.ImageSpec(image=single.config_digest))
+    daemon.image("RemoveImage", rm)
+    daemon.image("RemoveImage", rm)  # idempotent
+    assert [i.id for i in daemon.image("ListImages").images] == [docker.config_digest]
+
+
+def test_uid_from_numeric_user(crixd_factory, tmp_path, images):
+    reg = testenv.Registry(str(tmp_path / "reg"), str(tmp_path / "storage"))
+    try:
+        img = testenv.Image([testenv.busybox_entries()], user="1000:1000")
+        testenv.push(reg.url, "crix/uid", "v1", img)
+        d = crixd_factory(registries_yaml((reg.host, []))).start()
+        pull(d, ref(reg.host, "uid"))
+        st = status(d, img.config_digest).image
+        assert st.uid.value == 1000 and st.username == ""
+    finally:
+        reg.stop()
+
+
+def test_status_codes(daemon, registry):
+    with pytest.raises(grpc.RpcError) as e:
+        pull(daemon, ref(registry.host, "nope", "1"))
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "pull %s: manifest unknown (404)" % ref(registry.host, "nope", "1") in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        pull(daemon, "library/BusyBox")
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "must be lowercase" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        pull(daemon, ref(registry.host, "hostile-dotdot"))
+    assert 'layer entry "../../../../../../tmp/crix-escape-dotdot"' in e.value.details()
+
+
+def test_fs_info(daemon, registry):
+    pull(daemon, ref(registry.host))
+    r = daemon.image("ImageFsInfo")
+    (fs,) = r.image_filesystems
+    assert fs.fs_id.mountpoint == daemon.root and fs.used_bytes.value > 1000000 and fs.inodes_used.value > 5
+    assert fs.timestamp > 0
+    (cfs,) = r.container_filesystems
+    assert cfs.fs_id.mountpoint == daemon.root and cfs.timestamp > 0
+
+
+def test_auth_config_and_token_cache(crixd_factory, token_registry, token_server, images):
+    d = crixd_factory(registries_yaml((token_registry.host, []))).start()
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, ref(token_registry.host))
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    auth = api.AuthConfig(username=USER, password=PASSWORD)
+    token_server.requests.clear()
+    assert pull(d, ref(token_registry.host), auth) == images["single"].config_digest
+    assert pull(d, ref(token_registry.host), auth) == images["single"].config_digest
+    # the token for repository:crix/single:pull is cached across pulls
+    assert token_server.requests == [("GET", "repository:crix/single:pull", True)]
+    assert PASSWORD not in d.log_text()
+
+
+def test_concurrent_identical_pulls_share_downloads(crixd_factory, registry, images):
+    proxy = testenv.FakeRegistry("slow", upstream=registry.url, rate=4 << 20)
+    try:
+        d = crixd_factory(registries_yaml((proxy.host, []))).start()
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(pull(d, ref(proxy.host, "multi"))))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results == [images["multi"].config_digest] * 2
+        for layer in images["multi"].layers:
+            assert proxy.paths.count("/v2/crix/multi/blobs/" + layer["digest"]) == 1
+    finally:
+        proxy.stop()
+
+
+def test_sighup_reloads_registries(crixd_factory, registry, images):
+    d = crixd_factory("").start()
+    with pytest.raises(grpc.RpcError):
+        pull(d, "mirrored.invalid/crix/single:v1", timeout=30)
+    with open(os.path.join(d.config_dir, "50-mirror.yaml"), "w") as f:
+        f.write(registries_yaml(("mirrored.invalid", [registry.host])))
+    d.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            assert pull(d, "mirrored.invalid/crix/single:v1") == images["single"].config_digest
+            break
+        except grpc.RpcError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    assert list(status(d, "mirrored.invalid/crix/single:v1").image.repo_tags) == ["mirrored.invalid/crix/single:v1"]
+
+
+def test_kill_9_mid_pull_then_restart(crixd_factory, registry, images):
+    proxy = testenv.FakeRegistry("slow", upstream=registry.url, rate=200 << 10)
+    try:
+        d = crixd_factory(registries_yaml((registry.host, []), (proxy.host, []))).start()
+        earlier = pull(d, ref(registry.host, "docker"))
+        t = threading.Thread(target=lambda: pytest.raises(grpc.RpcError, pull, d, ref(proxy.host, "multi")))
+        t.start()
+        tmp = os.path.join(d.root, "tmp")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(n.startswith("blob-") for n in os.listdir(tmp)):
+            time.sleep(0.05)
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        t.join()
+        assert any(n.startswith("blob-") for n in os.listdir(tmp))
+        d.channel.close()
+        d.channel = None
+        d.log.close()
+        d.start()
+        assert os.listdir(tmp) == []
+        assert [i.id for i in d.image("ListImages").images] == [earlier]
+        assert pull(d, ref(registry.host, "multi")) == images["multi"].config_digest
+    finally:
+        proxy.stop()
