@@ -460,6 +460,13 @@ static const char *hierarchy_root(const struct oci_cgroup *cg, const struct oci_
 	return buf;
 }
 
+static int apply(const struct oci_cgroup *cg, const struct oci_resources *res, struct crix_err **err)
+{
+	if (cg->layout == OCI_CGROUP_UNIFIED)
+		return cg_v2_apply(cg, res, err);
+	return cg_v1_apply(cg, res, err);
+}
+
 int oci_cgroup_create(const struct oci_cgroup_opts *opts, const char *cgroups_path,
 		      const struct oci_resources *res, struct oci_cgroup **out,
 		      struct crix_err **err)
@@ -476,7 +483,7 @@ int oci_cgroup_create(const struct oci_cgroup_opts *opts, const char *cgroups_pa
 			     &made, err) < 0)
 			goto fail;
 	}
-	if (res != NULL && oci_cgroup_update(cg, res, err) < 0)
+	if (res != NULL && apply(cg, res, err) < 0)
 		goto fail;
 	made_dirs_forget(&made);
 	*out = cg;
@@ -490,9 +497,9 @@ fail:
 int oci_cgroup_update(const struct oci_cgroup *cg, const struct oci_resources *res,
 		      struct crix_err **err)
 {
-	if (cg->layout == OCI_CGROUP_UNIFIED)
-		return cg_v2_apply(cg, res, err);
-	return cg_v1_apply(cg, res, err);
+	if (apply(cg, res, err) < 0)
+		return crix_err_wrap(err, "update cgroup %s", cg->cgroups_path);
+	return 0;
 }
 
 /* --- processes --- */
