@@ -182,8 +182,8 @@ int mon_log_reopen(struct mon_log *log, struct crix_err **err)
 	if (log->path == NULL)
 		return 0;
 	int rc = flush(log, err);
-	int fd;
-	uint64_t size;
+	int fd = -1;
+	uint64_t size = 0;
 	if (open_log_file(log->path, &fd, &size, err) < 0)
 		return -1; /* keep writing to the old file rather than nowhere */
 	if (log->fd >= 0)

@@ -161,7 +161,7 @@ int mon_oom_check(struct mon_oom *oom)
 		while (read(oom->fd, drain, sizeof(drain)) > 0)
 			;
 	}
-	uint64_t kills;
+	uint64_t kills = 0;
 	struct crix_err *err = NULL;
 	int rc = read_kills(oom->counter_path, &kills, &err);
 	crix_err_free(&err);

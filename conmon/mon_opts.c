@@ -163,7 +163,7 @@ int mon_opts_parse(int argc, char **argv, struct mon_opts *o, struct crix_err **
 		case 'e': o->exec = true; break;
 		case OPT_EXEC_SPEC: o->exec_process_spec = optarg; break;
 		case 'T': {
-			uint64_t t;
+			uint64_t t = 0;
 			if (parse_size(optarg, "--timeout", &t, err) < 0)
 				return -1;
 			if (t > UINT_MAX)
