@@ -8,6 +8,8 @@
 #include <linux/bpf.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -258,6 +260,63 @@ static void test_v1_relative_path(void)
 	crix_err_free(&err);
 }
 
+/* hugetlb is not mounted on this host (crun wants it): mount it in a private mount namespace
+ * under a temp dir and point the manager there, which also shows the root parameter working on
+ * a real tree. Runs in a child; returns its failure count. */
+static int hugetlb_in_private_root(const char *root)
+{
+	struct crix_err *err = NULL;
+	struct oci_cgroup_opts opts = {.root = root};
+	struct oci_cgroup *cg = NULL;
+	enum oci_cgroup_layout layout = OCI_CGROUP_UNIFIED;
+	char dir[300], path[64];
+
+	snprintf(dir, sizeof(dir), "%s/hugetlb", root);
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("cgroup", dir, "cgroup", 0, "hugetlb") < 0) {
+		fprintf(stderr, "mount hugetlb: %s\n", strerror(errno));
+		return 1;
+	}
+	CHECK_OK(oci_cgroup_detect(&opts, &layout, &err));
+	CHECK(layout == OCI_CGROUP_V1);
+	snprintf(path, sizeof(path), "/crix-hugetlb-%d", (int)getppid());
+	struct oci_resources *r = resources("{\"hugepageLimits\":[{\"pageSize\":\"2MB\",\"limit\":4194304}]}");
+	CHECK_OK(oci_cgroup_create(&opts, path, r, &cg, &err));
+	oci_resources_free(r);
+	if (cg != NULL) {
+		CHECK(cg->n_dirs == 1);
+		CHECK_STR(get(oci_cgroup_dir(cg, "hugetlb"), "hugetlb.2MB.limit_in_bytes"), "4194304");
+		CHECK_OK(oci_cgroup_destroy(cg, &err));
+		oci_cgroup_free(cg);
+	}
+	/* A size the kernel does not have is an error naming the file. */
+	r = resources("{\"hugepageLimits\":[{\"pageSize\":\"3MB\",\"limit\":1}]}");
+	CHECK(oci_cgroup_create(&opts, path, r, &cg, &err) == -1);
+	CHECK(strstr(crix_err_msg(err), "hugetlb.3MB.limit_in_bytes") != NULL);
+	oci_resources_free(r);
+	CHECK(umount(dir) == 0);
+	crix_err_free(&err);
+	return failures;
+}
+
+static void test_v1_hugetlb(void)
+{
+	char root[] = "/tmp/crix-cgroot-XXXXXX", dir[64];
+	if (access("/sys/kernel/mm/hugepages/hugepages-2048kB", F_OK) != 0) {
+		fprintf(stderr, "no 2 MB huge pages: hugetlb test skipped\n");
+		return;
+	}
+	CHECK(mkdtemp(root) != NULL);
+	snprintf(dir, sizeof(dir), "%s/hugetlb", root);
+	CHECK(mkdir(dir, 0755) == 0);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(hugetlb_in_private_root(root) ? 1 : 0);
+	int status = 0;
+	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(rmdir(dir) == 0 && rmdir(root) == 0);
+}
+
 /* Forks a child that the caller moves into a cgroup2 dir; it then opens /dev/null for reading
  * and /dev/kmsg with `kmsg_flags`, and exits with 0 when null opened and kmsg gave
  * `kmsg_errno` (0 = opened), 1 otherwise. */
@@ -394,6 +453,7 @@ int main(void)
 	snprintf(cgroups_path, sizeof(cgroups_path), "/crix-test-%d", (int)getpid());
 	test_v1_lifecycle();
 	test_v1_relative_path();
+	test_v1_hugetlb();
 	test_v2_device_program();
 	cleanup();
 	if (failures)
