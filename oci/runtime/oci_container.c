@@ -434,7 +434,7 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 		    run_hooks(spec, c->st, OCI_HOOK_PRESTART, OCI_CREATING, err) < 0 ||
 		    run_hooks(spec, c->st, OCI_HOOK_CREATE_RUNTIME, OCI_CREATING, err) < 0)
 			goto fail;
-		_cleanup_free_ char *text = state_json_text(c->st, OCI_CREATED);
+		_cleanup_free_ char *text = state_json_text(c->st, OCI_CREATING);
 		oci_sync_send(sv[0], OCI_SYNC_HOOKS_DONE, 0, text);
 	}
 	if (oci_sync_expect(sv[0], OCI_SYNC_READY, &msg, err) < 0)

@@ -241,6 +241,16 @@ void oci_init_main(struct oci_init *in)
 	if (n != 1)
 		_exit(1);
 	close(in->fifo_fd);
+	if (in->spec->hooks[OCI_HOOK_START_CONTAINER].n > 0) {
+		/* The state we got for createContainer, now "created" (as runc reports it). */
+		struct json_object *st = json_tokener_parse(state_json);
+		if (st != NULL) {
+			json_object_object_add(st, "status", json_object_new_string("created"));
+			snprintf(state_json, sizeof(state_json), "%s",
+				 json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
+			json_object_put(st);
+		}
+	}
 	if (oci_hooks_run(in->spec, OCI_HOOK_START_CONTAINER, state_json, &err) < 0 ||
 	    oci_plan_exec(in->plan, &err) < 0) {
 		dprintf(STDERR_FILENO, "crix-runtime: %s\n", crix_err_msg(err));
