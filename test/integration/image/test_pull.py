@@ -243,3 +243,24 @@ def test_config_blob_corrupted_on_disk_is_fetched_again(cli, registry, images):
     p = cli.pull(ref(registry, "single"), check=True)
     assert "is corrupted on disk" in p.stderr
     assert testenv.digest(open(cfg, "rb").read()) == img.config_digest
+
+
+def test_many_layers_exceed_the_mount_option_page(crix_image, tmp_path):
+    """150 layers: the lowerdir list is ~16 KiB, more than mount(2)'s one-page option string."""
+    reg = testenv.Registry(str(tmp_path / "reg"), str(tmp_path / "storage"))
+    try:
+        layers = [[testenv.entry("layers", "dir"), testenv.entry("layers/%03d" % i, data=str(i)),
+                   testenv.entry("top", data=str(i))] for i in range(150)]
+        img = testenv.Image(layers)
+        testenv.push(reg.url, "crix/many", "v1", img)
+        crix_image.registry(reg.host, insecure=True)
+        (image_id,) = crix_image.pull_ok(ref(reg, "many"))
+        target = str(tmp_path / "rootfs")
+        crix_image.run("mount", "c1", image_id, target, check=True)
+        try:
+            assert sorted(os.listdir(os.path.join(target, "layers"))) == ["%03d" % i for i in range(150)]
+            assert open(os.path.join(target, "top")).read() == "149"  # the top layer wins
+        finally:
+            crix_image.run("umount", "c1", check=True)
+    finally:
+        reg.stop()
