@@ -119,9 +119,44 @@ static int openat2_in_root(int root_fd, const char *path, int flags)
 	return fd;
 }
 
+static int open_in_root(int root_fd, const char *path, int flags, bool make_dir, bool make_file,
+			int depth, struct crix_err **err);
+
+/* A dangling symlink on the way (/evil -> /does/not/exist): creation continues at its target,
+ * read and joined here and resolved again inside the root, as runc's securejoin does. */
+static int follow_dangling(int root_fd, int parent, char *prefix, const char *name, const char *rest,
+			   int flags, bool make_dir, bool make_file, int depth, struct crix_err **err)
+{
+	char target[4096];
+	ssize_t n = readlinkat(parent, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return crix_err_make(err, errno, "open %s in the rootfs", prefix);
+	target[n] = '\0';
+	/* prefix is "dir/name": its dir part is where a relative target starts. */
+	char *slash = strrchr(prefix, '/');
+	_cleanup_free_ char *joined = NULL;
+	int r;
+	if (target[0] == '/')
+		r = asprintf(&joined, "%s%s%s", target, rest ? "/" : "", rest ? rest : "");
+	else
+		r = asprintf(&joined, "%.*s/%s%s%s", slash ? (int)(slash - prefix) : 0, prefix, target,
+			     rest ? "/" : "", rest ? rest : "");
+	if (r < 0)
+		return crix_err_make(err, ENOMEM, "open %s", prefix);
+	return open_in_root(root_fd, joined, flags, make_dir, make_file, depth + 1, err);
+}
+
 int oci_open_in_root(int root_fd, const char *path, int flags, bool make_dir, bool make_file,
 		     struct crix_err **err)
 {
+	return open_in_root(root_fd, path, flags, make_dir, make_file, 0, err);
+}
+
+static int open_in_root(int root_fd, const char *path, int flags, bool make_dir, bool make_file,
+			int depth, struct crix_err **err)
+{
+	if (depth > 40)
+		return crix_err_make(err, ELOOP, "open %s in the rootfs", path);
 	int fd = openat2_in_root(root_fd, path, flags ? flags : O_PATH);
 	if (fd >= 0 || errno != ENOENT || (!make_dir && !make_file))
 		return fd >= 0 ? fd : crix_err_make(err, errno, "open %s in the rootfs", path);
@@ -156,6 +191,9 @@ int oci_open_in_root(int root_fd, const char *path, int flags, bool make_dir, bo
 		}
 		/* Re-resolve the prefix from the root: it may be a symlink that must stay inside. */
 		int next = openat2_in_root(root_fd, copy, last ? (flags ? flags : O_PATH) : O_PATH | O_DIRECTORY);
+		if (next < 0 && errno == ENOENT)
+			return follow_dangling(root_fd, parent, copy, p, last ? NULL : slash + 1, flags, make_dir,
+					       make_file, depth, err);
 		if (next < 0)
 			return crix_err_make(err, errno, "open %s in the rootfs", copy);
 		if (last)
