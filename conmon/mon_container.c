@@ -224,23 +224,34 @@ static void record(struct monitor *m, enum mon_stream stream, const char *data, 
 	broadcast(m, stream, data, len);
 }
 
-/* One read from a container stream; returns false when there was nothing to read. */
-static bool pump(struct monitor *m, int *fd, enum mon_stream stream)
+/* One read from a container stream; returns the bytes read, 0 when there were none. */
+static size_t pump(struct monitor *m, int *fd, enum mon_stream stream)
 {
 	if (*fd < 0)
-		return false;
+		return 0;
 	ssize_t n = read(*fd, io_buf, sizeof(io_buf));
 	if (n > 0) {
 		record(m, stream, io_buf, (size_t)n);
-		return true;
+		return (size_t)n;
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return false;
+		return 0;
 	/* EOF, or EIO from a pty master whose slave side is gone */
 	if (*fd == m->tty_fd)
 		m->tty_fd = -1;
 	close_watched(m, fd);
-	return false;
+	return 0;
+}
+
+/* Reads what is buffered in the stream now, and no more: a process that outlived the
+ * container (no pid namespace) may keep writing forever. */
+static void drain(struct monitor *m, int *fd, enum mon_stream stream)
+{
+	int avail = 0;
+	if (*fd < 0 || ioctl(*fd, FIONREAD, &avail) < 0)
+		return;
+	for (size_t n; avail > 0 && (n = pump(m, fd, stream)) > 0;)
+		avail -= (int)n;
 }
 
 /* ---- control fifo ---- */
@@ -323,10 +334,8 @@ static void reap(struct monitor *m)
 /* Drains the output the container left, then the oom marker, then the exit file. */
 static int finish(struct monitor *m)
 {
-	while (pump(m, &m->out_fd, MON_STDOUT))
-		;
-	while (pump(m, &m->err_fd, MON_STDERR))
-		;
+	drain(m, &m->out_fd, MON_STDOUT);
+	drain(m, &m->err_fd, MON_STDERR);
 	mon_log_close(&m->log);
 	/* The eventfd lags the kill by ~75 ms: the counter itself is already up to date. */
 	if (mon_oom_check(&m->oom) == 1)

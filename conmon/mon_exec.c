@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -66,19 +67,19 @@ static void close_sink(struct sink *s)
 	s->head = NULL;
 }
 
-/* One read; false when nothing was there (or EOF). */
-static bool drain_one(struct exec_state *st, struct sink *s, bool keep_head)
+/* One read; returns the bytes read, 0 when nothing was there (or EOF). */
+static size_t read_once(struct exec_state *st, struct sink *s, bool keep_head)
 {
 	if (s->pipe_fd < 0)
-		return false;
+		return 0;
 	char buf[32768];
 	ssize_t n = read(s->pipe_fd, buf, sizeof(buf));
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return false;
+		return 0;
 	if (n <= 0) {
 		close(s->pipe_fd);
 		s->pipe_fd = -1;
-		return false;
+		return 0;
 	}
 	if (keep_head && s->head_len < MON_SYNC_MESSAGE_MAX) {
 		size_t take = (size_t)n < MON_SYNC_MESSAGE_MAX - s->head_len ? (size_t)n
@@ -101,7 +102,17 @@ static bool drain_one(struct exec_state *st, struct sink *s, bool keep_head)
 		s->file_fd = -1;
 	}
 	s->kept += keep;
-	return true;
+	return (size_t)n;
+}
+
+/* Reads what is in the pipe now: a straggler holding it open is not waited for. */
+static void drain(struct exec_state *st, struct sink *s, bool keep_head)
+{
+	int avail = 0;
+	if (s->pipe_fd < 0 || ioctl(s->pipe_fd, FIONREAD, &avail) < 0)
+		return;
+	for (size_t n; avail > 0 && (n = read_once(st, s, keep_head)) > 0;)
+		avail -= (int)n;
 }
 
 static void remember_early(struct exec_state *st, pid_t pid, int status)
@@ -225,21 +236,17 @@ static int run(struct exec_state *st, const char *pidfile, struct crix_err **err
 				on_timeout(st);
 			} else {
 				struct sink *s = fd == st->out.pipe_fd ? &st->out : &st->err;
-				drain_one(st, s, s == &st->err && !st->runtime_done);
+				read_once(st, s, s == &st->err && !st->runtime_done);
 				if (s->pipe_fd < 0)
 					epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
 			}
 		}
 	}
-	/* What the process wrote before it ended; a straggler holding the pipes is not waited for. */
-	while (drain_one(st, &st->out, false))
-		;
-	while (drain_one(st, &st->err, false))
-		;
+	drain(st, &st->out, false);
+	drain(st, &st->err, false);
 	return 0;
 runtime_failed:
-	while (drain_one(st, &st->err, true))
-		;
+	drain(st, &st->err, true);
 	if (st->err.head_len > 0)
 		crix_err_make(err, 0, "%.*s", (int)st->err.head_len, st->err.head);
 	return -1;

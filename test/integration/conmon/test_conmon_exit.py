@@ -65,3 +65,13 @@ def test_bad_command_line_is_reported(containers):
     assert result["pid"] == -1 and "--runtime" in result["message"]
     wait_for(lambda: c.starter.poll() is not None)
     assert c.starter.returncode == 2
+
+
+def test_exit_recorded_while_a_straggler_keeps_writing(containers):
+    # Without a pid namespace a background process outlives the container's main process and
+    # keeps its stdout open: the exit must not wait for it.
+    c = containers(["sh", "-c", "(while true; do echo bg; sleep 0.02; done) & echo main; exit 4"],
+                   pid_ns=False)
+    c.start()
+    assert c.exit_code(10) == 4
+    assert b"main" in [r[3] for r in c.log_records()]
