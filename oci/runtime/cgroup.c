@@ -717,6 +717,17 @@ static int remove_cgroup_dir(const char *dir, struct crix_err **err)
 int oci_cgroup_destroy(const struct oci_cgroup *cg, struct crix_err **err)
 {
 	int ret = 0;
+	pid_t *pids = NULL;
+	size_t n = 0;
+	struct crix_err *kill_err = NULL;
+
+	/* Processes left behind (children of an init that shared the host's pid namespace) would
+	 * keep the directories busy: they go too, as with runc's delete. */
+	if (oci_cgroup_pids(cg, &pids, &n, &kill_err) == 0 && n > 0 &&
+	    oci_cgroup_kill(cg, SIGKILL, &kill_err) < 0)
+		crix_debug("destroy cgroup %s: %s", cg->cgroups_path, crix_err_msg(kill_err));
+	free(pids);
+	crix_err_free(&kill_err);
 	/* Go on with the other hierarchies after a failure, report the first one. */
 	for (size_t i = 0; i < cg->n_dirs; i++) {
 		struct crix_err *one = NULL;

@@ -112,9 +112,10 @@ int oci_cgroup_pids(const struct oci_cgroup *cg, pid_t **pids, size_t *n_pids,
  * signal is queued so that SIGKILL takes effect. Processes that vanish meanwhile are fine. */
 int oci_cgroup_kill(const struct oci_cgroup *cg, int sig, struct crix_err **err);
 
-/* Removes the cgroup's directory in every hierarchy, retrying for up to ~1 s while exiting
- * tasks leave (EBUSY); child cgroups below it are removed first. Missing dirs are fine.
- * Parents created by oci_cgroup_create stay. */
+/* Removes the cgroup's directory in every hierarchy: processes still in it are killed first
+ * (SIGKILL, as runc's delete does), then rmdir is retried for up to ~1 s while exiting tasks
+ * leave (EBUSY); child cgroups below it are removed first. Missing dirs are fine. Parents
+ * created by oci_cgroup_create stay. */
 int oci_cgroup_destroy(const struct oci_cgroup *cg, struct crix_err **err);
 
 /* The directory of the cgroup in hierarchy name ("memory"; "" for cgroup2), or NULL. */

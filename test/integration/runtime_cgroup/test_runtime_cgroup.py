@@ -185,3 +185,42 @@ def test_pause_resume_freezer_like_runc(runtimes, make_bundle):
         seen[rt.name] = (paused, resumed, gone)
     assert seen["crix-runtime"] == seen["runc"]
     assert seen["runc"] == (("paused", "FROZEN", "D"), ("running", "THAWED"), False)
+
+
+def procs(cid, hier="pids"):
+    path = os.path.join(CGROUP_ROOT, hier, CGROUP_PARENT.lstrip("/"), cid, "cgroup.procs")
+    return [int(p) for p in read(path).split()]
+
+
+def test_kill_all_reaches_every_process_like_runc(runtimes, make_bundle):
+    """In the host's pid namespace killing the init leaves its children; kill --all signals
+    everything in the cgroup, including a frozen container."""
+    b = make_bundle(["sh", "-c", "sleep 100 & sleep 100 & wait"])
+    b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "pid"]
+    seen = {}
+    for rt in runtimes:
+        # Without --all only the init dies: its two children stay in the cgroup.
+        cid, pid = start(rt, b)
+        deadline = time.monotonic() + 10
+        while len(procs(cid)) < 3:
+            assert time.monotonic() < deadline, (rt.name, procs(cid))
+            time.sleep(0.02)
+        rt("kill", cid, "KILL", check=True)
+        wait_status(rt, cid, "stopped")
+        time.sleep(0.1)
+        orphans = len(procs(cid))
+        rt("delete", "--force", cid, check=True)
+        rt.ids.discard(cid)
+        cid, pid = start(rt, b)
+        deadline = time.monotonic() + 10
+        while len(procs(cid)) < 3:
+            assert time.monotonic() < deadline, (rt.name, procs(cid))
+            time.sleep(0.02)
+        rt("pause", cid, check=True)
+        rt("kill", "--all", cid, "KILL", check=True)
+        deadline = time.monotonic() + 10
+        while procs(cid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        wait_status(rt, cid, "stopped")
+        seen[rt.name] = (orphans, procs(cid), rt.state(cid)["status"])
+    assert seen["crix-runtime"] == seen["runc"] == (2, [], "stopped")

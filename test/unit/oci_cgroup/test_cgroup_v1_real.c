@@ -214,7 +214,10 @@ static void test_v1_lifecycle(void)
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	close(go);
 
-	/* A reloaded handle finds the same directories; destroy removes them all. */
+	/* A reloaded handle finds the same directories; destroy removes them all, killing what
+	 * still runs there. */
+	child = spawn_forker(0, &go);
+	CHECK_OK(oci_cgroup_enter(cg, child, &err));
 	struct oci_cgroup *again = NULL;
 	CHECK_OK(oci_cgroup_load(&opts, cgroups_path, &again, &err));
 	if (again != NULL) {
@@ -222,6 +225,9 @@ static void test_v1_lifecycle(void)
 		CHECK_OK(oci_cgroup_destroy(again, &err));
 		oci_cgroup_free(again);
 	}
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(go);
 	struct stat st;
 	for (size_t i = 0; i < cg->n_dirs; i++)
 		CHECK(stat(cg->dirs[i].path, &st) < 0 && errno == ENOENT);
