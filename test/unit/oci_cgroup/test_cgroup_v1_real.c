@@ -197,11 +197,23 @@ static void test_v1_lifecycle(void)
 	/* pids.max 10 counts the forker itself: 9 sleepers, then EAGAIN. */
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 9);
 
-	/* update changes only what is set. */
-	r = resources("{\"memory\":{\"limit\":134217728,\"swap\":268435456},\"pids\":{\"limit\":-1}}");
+	/* update changes only what is set. Growing past the old memsw needs memsw written first,
+	 * shrinking below the old limit needs the limit first. */
+	r = resources("{\"memory\":{\"limit\":268435456,\"swap\":536870912},\"pids\":{\"limit\":-1}}");
 	CHECK_OK(oci_cgroup_update(cg, r, &err));
 	oci_resources_free(r);
-	CHECK_STR(get(mem, "memory.limit_in_bytes"), "134217728");
+	CHECK_STR(get(mem, "memory.limit_in_bytes"), "268435456");
+	CHECK_STR(get(mem, "memory.memsw.limit_in_bytes"), "536870912");
+	r = resources("{\"memory\":{\"limit\":33554432,\"swap\":67108864}}");
+	CHECK_OK(oci_cgroup_update(cg, r, &err));
+	oci_resources_free(r);
+	CHECK_STR(get(mem, "memory.limit_in_bytes"), "33554432");
+	CHECK_STR(get(mem, "memory.memsw.limit_in_bytes"), "67108864");
+	r = resources("{\"memory\":{\"limit\":-1}}"); /* unlimited memory: swap too */
+	CHECK_OK(oci_cgroup_update(cg, r, &err));
+	oci_resources_free(r);
+	CHECK_STR(get(mem, "memory.limit_in_bytes"), "9223372036854771712");
+	CHECK_STR(get(mem, "memory.memsw.limit_in_bytes"), "9223372036854771712");
 	CHECK_STR(get(oci_cgroup_dir(cg, "pids"), "pids.max"), "max");
 	CHECK_STR(get(oci_cgroup_dir(cg, "cpu"), "cpu.cfs_quota_us"), "20000");
 
