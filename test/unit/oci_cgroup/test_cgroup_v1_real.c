@@ -437,6 +437,61 @@ static void test_v2_device_program(void)
 	CHECK(rmdir(dir) == 0);
 }
 
+/* The whole v2 path on a real cgroup2 tree: /sys/fs/cgroup/unified has no controllers, but
+ * directories, cgroup.procs, cgroup.freeze, cgroup.kill and device programs all work there. */
+static void test_v2_lifecycle_on_unified_mount(void)
+{
+	struct crix_err *err = NULL;
+	struct oci_cgroup_opts opts = {.root = ROOT "/unified"};
+	struct oci_cgroup *cg = NULL;
+	enum oci_cgroup_layout layout = OCI_CGROUP_V1;
+	char path[64];
+	int go = -1, status = 0;
+
+	if (access(ROOT "/unified/cgroup.freeze", F_OK) != 0 && access(ROOT "/unified/cgroup.procs", F_OK) != 0) {
+		fprintf(stderr, "no cgroup2 at " ROOT "/unified: v2 lifecycle test skipped\n");
+		return;
+	}
+	CHECK_OK(oci_cgroup_detect(&opts, &layout, &err));
+	CHECK(layout == OCI_CGROUP_UNIFIED);
+	snprintf(path, sizeof(path), "/crix-v2-%d", (int)getpid());
+	struct oci_resources *r = resources("{\"devices\":[{\"allow\":false,\"access\":\"rwm\"}]}");
+	CHECK_OK(oci_cgroup_create(&opts, path, r, &cg, &err));
+	oci_resources_free(r);
+	if (cg == NULL)
+		return;
+	const char *dir = oci_cgroup_dir(cg, "");
+	CHECK(run_in_cgroup2(dir, O_RDONLY, EPERM) == 0);
+	r = resources("{\"devices\":[{\"allow\":false,\"access\":\"rwm\"},"
+		      "{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":11,\"access\":\"r\"}]}");
+	CHECK_OK(oci_cgroup_update(cg, r, &err));
+	oci_resources_free(r);
+	CHECK(run_in_cgroup2(dir, O_RDONLY, 0) == 0);
+
+	pid_t child = spawn_forker(0, &go);
+	CHECK_OK(oci_cgroup_enter(cg, child, &err));
+	pid_t *pids = NULL;
+	size_t n = 0;
+	CHECK_OK(oci_cgroup_pids(cg, &pids, &n, &err));
+	CHECK(n == 1 && pids != NULL && pids[0] == child);
+	free(pids);
+	bool frozen = false;
+	CHECK_OK(oci_cgroup_freeze(cg, true, &err));
+	CHECK_OK(oci_cgroup_is_frozen(cg, &frozen, &err));
+	CHECK(frozen && strstr(get(dir, "cgroup.events"), "frozen 1") != NULL);
+	CHECK_OK(oci_cgroup_freeze(cg, false, &err));
+	CHECK_OK(oci_cgroup_is_frozen(cg, &frozen, &err));
+	CHECK(!frozen);
+	CHECK_OK(oci_cgroup_kill(cg, SIGKILL, &err)); /* through cgroup.kill */
+	CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(go);
+	CHECK_OK(oci_cgroup_destroy(cg, &err));
+	struct stat st;
+	CHECK(stat(dir, &st) < 0 && errno == ENOENT);
+	oci_cgroup_free(cg);
+	crix_err_free(&err);
+}
+
 /* Leaves nothing behind even when a check failed half-way. */
 static void cleanup(void)
 {
@@ -457,6 +512,12 @@ static void cleanup(void)
 	}
 	snprintf(dir, sizeof(dir), ROOT "/unified/crix-bpf-%d", (int)getpid());
 	rmdir(dir);
+	struct oci_cgroup_opts unified = {.root = ROOT "/unified"};
+	snprintf(dir, sizeof(dir), "/crix-v2-%d", (int)getpid());
+	if (oci_cgroup_load(&unified, dir, &cg, &err) == 0) {
+		oci_cgroup_destroy(cg, &err);
+		oci_cgroup_free(cg);
+	}
 	crix_err_free(&err);
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
@@ -473,6 +534,7 @@ int main(void)
 	test_v1_relative_path();
 	test_v1_hugetlb();
 	test_v2_device_program();
+	test_v2_lifecycle_on_unified_mount();
 	cleanup();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
