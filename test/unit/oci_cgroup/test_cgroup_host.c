@@ -1,7 +1,7 @@
-/* The cgroup manager against this host's real v1 hierarchies (and the empty cgroup2 at
- * /sys/fs/cgroup/unified, where a device eBPF program is attached for real). Needs root and
- * a v1 memory hierarchy, else exits 77 (skipped). Everything it creates is removed, on failure
- * too. */
+/* The cgroup manager on this host's real trees: the v1 hierarchies, a hugetlb hierarchy
+ * mounted privately, and the controller-less cgroup2 at /sys/fs/cgroup/unified (directories,
+ * procs, freeze, cgroup.kill and device eBPF programs work there). Needs root and a v1 memory
+ * hierarchy, else exits 77 (skipped). Everything it creates is removed, on failure too. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
