@@ -1,7 +1,6 @@
 /* crix-conmon: parse the command line, detach from crixd, then run one of the two modes. */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,18 +45,6 @@ static int detach(struct crix_err **err)
 	return 0;
 }
 
-/* Lowers the chance that the kernel kills the monitor before its container. Needs
- * CAP_SYS_RESOURCE, which some machines lack: then the default stays. */
-static void protect_from_oom_killer(void)
-{
-	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (write(fd, "-1000", 5) != 5)
-		crix_debug("oom_score_adj -1000 refused: %s", strerror(errno));
-	close(fd);
-}
-
 int main(int argc, char **argv)
 {
 	int sync_fd = take_sync_fd();
@@ -86,7 +73,6 @@ int main(int argc, char **argv)
 	int status = 1;
 	if (!opts.sync && !opts.exec && detach(&err) < 0)
 		goto fail;
-	protect_from_oom_killer();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
 		crix_err_make(&err, errno, "become child subreaper");
 		goto fail;

@@ -400,6 +400,19 @@ static int loop(struct monitor *m)
 
 /* ---- setup ---- */
 
+/* Lowers the chance that the kernel kills the monitor before its container. Only after the
+ * runtime has created the container, which would otherwise inherit -1000. Needs
+ * CAP_SYS_RESOURCE, which some machines lack: then the default stays. */
+static void protect_from_oom_killer(void)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "-1000", 5) != 5)
+		crix_debug("oom_score_adj -1000 refused: %s", strerror(errno));
+	close(fd);
+}
+
 /* Binds a unix socket at name inside dir_fd: /proc/self/fd/N/name keeps any directory within
  * sun_path's 108 bytes. */
 static int listen_at(int dir_fd, const char *name, int type, struct crix_err **err)
@@ -632,6 +645,7 @@ int mon_run_container(const struct mon_opts *o, int sync_fd)
 		mon_sync_fail(&sync_fd, err);
 		goto out;
 	}
+	protect_from_oom_killer();
 	if (mon_oom_watch_pid(&m.oom, "/sys/fs/cgroup", m.pid, &err) < 0) {
 		crix_warn("container %s: OOM kills will not be noticed: %s", o->cid, crix_err_msg(err));
 		crix_err_free(&err);

@@ -75,3 +75,11 @@ def test_exit_recorded_while_a_straggler_keeps_writing(containers):
     c.start()
     assert c.exit_code(10) == 4
     assert b"main" in [r[3] for r in c.log_records()]
+
+
+def test_sigterm_to_monitor_is_forwarded(containers):
+    c = containers(["sleep", "100"], pid_ns=False)
+    c.start()
+    os.kill(c.monitor_pid, signal.SIGTERM)
+    assert c.exit_code() == 143
+    wait_for(lambda: not pid_alive(c.monitor_pid), what="monitor exit")
