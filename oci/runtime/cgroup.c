@@ -380,20 +380,26 @@ static int cpuset_inherit(const char *parent, const char *dir, struct crix_err *
 	return 0;
 }
 
-/* v2: enable in parent every controller it has, one by one (one refused controller must
- * not block the others; a missing limit file reports it later). */
+/* v2: enable in parent every controller it has that is not enabled yet, one by one (one
+ * refused controller must not block the others; a missing limit file reports it later). */
 static void enable_controllers(const char *parent)
 {
-	char available[1024];
+	char available[1024], enabled[1024];
 	struct crix_err *err = NULL;
 
-	if (cg_read(parent, "cgroup.controllers", available, sizeof(available), &err) < 0) {
+	if (cg_read(parent, "cgroup.controllers", available, sizeof(available), &err) < 0 ||
+	    cg_read(parent, "cgroup.subtree_control", enabled, sizeof(enabled), &err) < 0) {
 		crix_debug("cgroup: %s", crix_err_msg(err));
 		crix_err_free(&err);
 		return;
 	}
+	for (char *p = enabled; *p != '\0'; p++)
+		if (*p == ' ')
+			*p = ','; /* for list_has */
 	for (char *save = NULL, *c = strtok_r(available, " ", &save); c != NULL;
 	     c = strtok_r(NULL, " ", &save)) {
+		if (list_has(enabled, c))
+			continue;
 		if (cg_writef(parent, "cgroup.subtree_control", &err, "+%s", c) < 0) {
 			crix_debug("cgroup: enable %s: %s", c, crix_err_msg(err));
 			crix_err_free(&err);

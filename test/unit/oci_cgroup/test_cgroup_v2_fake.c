@@ -89,7 +89,7 @@ static void setup_tree(void)
 	put("cgroup.procs", "");
 	make_dir("crix");
 	put("crix/cgroup.controllers", "cpuset cpu io memory hugetlb pids");
-	put("crix/cgroup.subtree_control", "");
+	put("crix/cgroup.subtree_control", "cpuset cpu io memory pids");
 	make_cgroup("crix/c1");
 }
 
@@ -129,9 +129,10 @@ static void test_create_applies_limits(void)
 	CHECK_STR(get("crix/c1/io.max"), "8:0 rbps=1048576 wiops=100");
 	CHECK_STR(get("crix/c1/hugetlb.2MB.max"), "209715200");
 	CHECK_STR(get("crix/c1/memory.high"), "400000000");
-	/* Controllers are enabled on the way down, one write each (the fake keeps the last). */
+	/* Controllers are enabled on the way down, one write each (the fake keeps the last);
+	 * those already enabled are not written again. */
 	CHECK_STR(get("cgroup.subtree_control"), "+pids");
-	CHECK_STR(get("crix/cgroup.subtree_control"), "+pids");
+	CHECK_STR(get("crix/cgroup.subtree_control"), "+hugetlb");
 	CHECK_STR(get("crix/c1/cgroup.subtree_control"), "");
 
 	/* update: only what is set changes; -1 means "max". */
