@@ -351,7 +351,7 @@ static int cmd_update(int argc, char **argv)
 	if (res == NULL)
 		return 1;
 	int c, code = 0;
-	int64_t v;
+	int64_t v = 0;
 	while (code == 0 && (c = getopt_long(argc, argv, "+r:", opts, NULL)) != -1) {
 		if (c == 'r') {
 			_cleanup_free_ char *text = NULL;

@@ -307,6 +307,7 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 		goto fail;
 	if (oci_plan_build(spec->process, spec->linux ? spec->linux->seccomp : NULL, &c->plan, err) < 0)
 		goto fail;
+	crix_debug("%s: spec read and process planned", id);
 	c->plan->preserve_fds = opts->preserve_fds;
 
 	/* Namespaces: new ones, or joined by path (opened here, on the host). */
@@ -355,6 +356,7 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 		crix_err_wrap(err, "cgroup %s", c->st->cgroups_path);
 		goto fail;
 	}
+	crix_debug("%s: cgroup %s created", id, c->st->cgroups_path);
 
 	if (mkfifo(fifo, 0600) < 0 || (c->fifo_fd = open(fifo, O_RDWR | O_CLOEXEC)) < 0) {
 		crix_err_make(err, errno, "exec fifo %s", fifo);
@@ -394,10 +396,12 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 	}
 	close(sv[1]);
 	sv[1] = -1;
+	crix_debug("%s: init cloned (pid %d)", id, (int)c->child);
 	if (oci_cgroup_enter(c->cg, c->child, err) < 0 || oci_sync_send(sv[0], OCI_SYNC_GO, 0, NULL) < 0) {
 		crix_err_wrap(err, "cgroup %s", c->st->cgroups_path);
 		goto fail;
 	}
+	crix_debug("%s: init placed in its cgroup", id);
 	if (in.two_stage) {
 		if (in.ns_new[OCI_NS_USER]) {
 			if (oci_sync_expect(sv[0], OCI_SYNC_USERMAP, &msg, err) < 0 ||
@@ -439,6 +443,7 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 	}
 	if (oci_sync_expect(sv[0], OCI_SYNC_READY, &msg, err) < 0)
 		goto fail;
+	crix_debug("%s: init ready", id);
 	if (oci_state_write(c->st, err) < 0 || write_pid_file(opts->pid_file, init, err) < 0)
 		goto fail;
 	close(sv[0]);
@@ -571,6 +576,7 @@ int oci_container_run(const char *root, const char *id, const struct oci_create_
 	c->fifo_fd = -1;
 	poststart(c->spec, c->st);
 	*exit_code = wait_forwarding(c->st->pid, &set);
+	crix_debug("%s: exited with %d", id, *exit_code);
 	int r = cleanup(c->spec, c->st, c->cg, err);
 	ctr_free(c);
 	return r;

@@ -152,14 +152,30 @@ static bool setgroups_allowed(void)
 	return strncmp(buf, "deny", 4) != 0;
 }
 
+/* Waits until the runtime has put us in the container's cgroup, then makes the cgroup
+ * namespace (rooted there). The one-stage init does its mounts meanwhile: the first attach
+ * to a new cgroup costs milliseconds of the runtime's time, spent in parallel. */
+static int await_cgroup(void *arg, struct crix_err **err)
+{
+	struct oci_init *in = arg;
+	struct oci_sync_msg msg;
+	if (in->placed)
+		return 0;
+	if (oci_sync_expect(in->sync_fd, OCI_SYNC_GO, &msg, err) < 0)
+		return -1;
+	in->placed = true;
+	if (!in->two_stage && in->ns_new[OCI_NS_CGROUP] && unshare(CLONE_NEWCGROUP) < 0)
+		return crix_err_make(err, errno, "unshare the cgroup namespace");
+	return 0;
+}
+
 static int setup(struct oci_init *in, char *state_json, size_t state_size, struct crix_err **err)
 {
 	const struct oci_spec *spec = in->spec;
 	struct oci_sync_msg msg;
-	if (oci_sync_expect(in->sync_fd, OCI_SYNC_GO, &msg, err) < 0)
-		return -1;
 	if (in->two_stage) {
-		if (first_stage(in, err) < 0)
+		/* The first stage forks the init: it must be in the cgroup before. */
+		if (await_cgroup(in, err) < 0 || first_stage(in, err) < 0)
 			return -1;
 		in->plan->set_groups = setgroups_allowed();
 	} else {
@@ -168,9 +184,9 @@ static int setup(struct oci_init *in, char *state_json, size_t state_size, struc
 		for (size_t i = 0; i < sizeof(joinable) / sizeof(joinable[0]); i++)
 			if (join(in, joinable[i], err) < 0)
 				return -1;
-		if (in->ns_new[OCI_NS_CGROUP] && unshare(CLONE_NEWCGROUP) < 0)
-			return crix_err_make(err, errno, "unshare the cgroup namespace");
 	}
+	in->rootfs.cgroup_ready = await_cgroup;
+	in->rootfs.cgroup_ready_arg = in;
 	if (spec->hostname != NULL && spec->hostname[0] != '\0') {
 		if (!in->ns_new[OCI_NS_UTS])
 			return crix_err_make(err, EINVAL, "hostname %s: needs a new uts namespace", spec->hostname);
@@ -184,7 +200,7 @@ static int setup(struct oci_init *in, char *state_json, size_t state_size, struc
 		if (setdomainname(spec->domainname, strlen(spec->domainname)) < 0)
 			return crix_err_make(err, errno, "setdomainname %s", spec->domainname);
 	}
-	if (oci_rootfs_prepare(spec, &in->rootfs, err) < 0)
+	if (oci_rootfs_prepare(spec, &in->rootfs, err) < 0 || await_cgroup(in, err) < 0)
 		return -1;
 	if (in->hooks_sync) {
 		if (oci_sync_send(in->sync_fd, OCI_SYNC_HOOKS, 0, NULL) < 0)

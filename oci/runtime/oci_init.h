@@ -21,6 +21,7 @@ struct oci_init {
 	bool ns_new[OCI_NS_TYPES];
 	bool two_stage;  /* user namespace involved: a first child makes the namespaces and forks */
 	bool hooks_sync; /* the runtime runs prestart/createRuntime hooks midway */
+	bool placed;     /* GO received: we are in the container's cgroup */
 	pid_t parent;
 };
 

@@ -349,6 +349,8 @@ static int mount_cgroups(int root_fd, const struct oci_mount *m, unsigned long f
 {
 	struct cgroup_mount *list = NULL;
 	size_t n = 0;
+	if (opts->cgroup_ready != NULL && opts->cgroup_ready(opts->cgroup_ready_arg, err) < 0)
+		return -1;
 	if (read_cgroup_mounts(&list, &n, err) < 0)
 		return -1;
 	bool pure_v2 = n == 1 && list[0].v2;

@@ -16,6 +16,10 @@ struct oci_rootfs_opts {
 	bool user_ns;         /* in a new user namespace: bind devices instead of mknod */
 	bool cgroup_ns;       /* in a new cgroup namespace: mount cgroupfs instead of binding */
 	bool no_pivot;
+	/* Called before the first cgroup mount: the init must be in its cgroup (and cgroup
+	 * namespace) by then, and it need not be earlier. NULL: nothing to wait for. */
+	int (*cgroup_ready)(void *arg, struct crix_err **err);
+	void *cgroup_ready_arg;
 };
 
 int oci_rootfs_prepare(const struct oci_spec *spec, const struct oci_rootfs_opts *opts,

@@ -7,19 +7,21 @@
 
 #include "crix_cleanup.h"
 
+/* Paths longer than the buffer are cut: they only label error messages. */
 const char *oci_json_path_key(char *buf, const char *path, const char *key)
 {
+	int n;
 	if (path == NULL || path[0] == '\0')
-		snprintf(buf, OCI_JSON_PATH_MAX, "%s", key);
+		n = snprintf(buf, OCI_JSON_PATH_MAX, "%s", key);
 	else
-		snprintf(buf, OCI_JSON_PATH_MAX, "%s.%s", path, key);
-	return buf;
+		n = snprintf(buf, OCI_JSON_PATH_MAX, "%s.%s", path, key);
+	return n < 0 ? "" : buf;
 }
 
 const char *oci_json_path_index(char *buf, const char *path, size_t i)
 {
-	snprintf(buf, OCI_JSON_PATH_MAX, "%s[%zu]", path ? path : "", i);
-	return buf;
+	int n = snprintf(buf, OCI_JSON_PATH_MAX, "%s[%zu]", path ? path : "", i);
+	return n < 0 ? "" : buf;
 }
 
 static int type_error(struct crix_err **err, const char *path, const char *key, const char *what)
