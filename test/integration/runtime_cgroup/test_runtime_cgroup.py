@@ -4,6 +4,8 @@ import json
 import os
 import time
 
+import pytest
+
 from runtime_helpers import CGROUP_PARENT, CGROUP_ROOT, create, new_id, read, run_both
 
 MiB = 1024 * 1024
@@ -73,6 +75,21 @@ def test_limit_files_match_runc(runtimes, make_bundle):
     assert seen["runc"]["memory.limit_in_bytes"] == str(64 * MiB)
     assert seen["runc"]["cpu.cfs_quota_us"] == "20000"
     assert seen["runc"]["pids.max"] == "20"
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(CGROUP_ROOT, "hugetlb", "cgroup.procs")),
+                    reason="hugetlb v1 hierarchy not mounted (the unit test covers it privately)")
+def test_hugepage_limits_match_runc(runtimes, make_bundle):
+    sizes = sorted(d.split("-")[1] for d in os.listdir("/sys/kernel/mm/hugepages"))  # 2048kB
+    page = {"2048kB": "2MB", "1048576kB": "1GB"}[sizes[0]]
+    b = with_resources(make_bundle(["sleep", "30"]), {"hugepageLimits": [{"pageSize": page, "limit": 4 * 2 * MiB}]})
+    files = [("hugetlb", "hugetlb.%s.limit_in_bytes" % page)]
+    seen = {}
+    for rt in runtimes:
+        cid, _ = start(rt, b)
+        seen[rt.name] = cgroup_files(cid, files)
+        rt("kill", cid, "KILL", check=True)
+    assert seen["crix-runtime"] == seen["runc"] == {files[0][1]: str(8 * MiB)}
 
 
 def test_device_rules_match_runc(runtimes, make_bundle):
