@@ -128,7 +128,7 @@ int img_blob_verify(struct img_store *s, const char *digest, int64_t size, bool 
 		return crix_err_make(err, errno, "open blob %s", digest);
 	}
 	char got[IMG_DIGEST_LEN + 1];
-	uint64_t got_size;
+	uint64_t got_size = 0;
 	if (digest_fd(fd, got, &got_size, err) < 0)
 		return crix_err_wrap(err, "blob %s", digest);
 	if (strcmp(got, digest) != 0 || (size >= 0 && got_size != (uint64_t)size)) {

@@ -341,11 +341,11 @@ struct pull {
 	struct crix_err *err; /* first failure */
 };
 
-/* Download sink: temp file + SHA-256 (+ the unpacker's socket when streaming). */
+/* Download sink: SHA-256 and the unpacker's socket when streaming, else a temp file. */
 struct download {
 	const struct layer *layer;
-	int file_fd;
-	int sock; /* -1 when not streaming */
+	int file_fd; /* -1 when streaming */
+	int sock;    /* -1 when not streaming */
 	EVP_MD_CTX *md;
 	uint64_t bytes;
 	struct crix_err *err;
@@ -357,7 +357,7 @@ static int download_write(void *arg, const void *data, size_t len)
 	if ((int64_t)(d->bytes + len) > d->layer->size)
 		return crix_err_make(&d->err, EIO, "blob %s: larger than the %lld bytes the manifest says",
 				     d->layer->digest, (long long)d->layer->size);
-	if (crix_write_all(d->file_fd, data, len) < 0)
+	if (d->file_fd >= 0 && crix_write_all(d->file_fd, data, len) < 0)
 		return crix_err_make(&d->err, errno, "blob %s: write temp file", d->layer->digest);
 	EVP_DigestUpdate(d->md, data, len);
 	d->bytes += len;
@@ -413,119 +413,86 @@ static int write_layer_meta(const char *dir, const struct layer *l, uint64_t siz
 	return crix_write_file_atomic(path, text, strlen(text), 0644, err);
 }
 
-/* Unpacks from fd (a stored blob or a stream) into tmpdir/diff; checks the diff_id. */
-static int unpack_checked(const struct layer *l, int fd, const char *diff, struct unpack_job *job,
-			  struct crix_err **err)
+/* The unpacker's verdict: its own error, or a diff_id that differs from the config's. */
+static int unpack_checked(const struct layer *l, struct unpack_job *job, struct crix_err **err)
 {
 	if (job->rc < 0) {
 		*err = steal_ptr(job->err);
 		return -1;
 	}
-	(void)fd;
-	(void)diff;
 	if (strcmp(job->diff_id, l->diff_id) != 0)
 		return crix_err_make(err, EIO, "layer %s: uncompressed content has digest %s, the config says %s",
 				     l->digest, job->diff_id, l->diff_id);
 	return 0;
 }
 
+/* Downloads blob l and unpacks it into a temp dir renamed to layers/<chain> when both the
+ * blob's digest and the diff_id matched. Streaming, the bytes go from the download straight
+ * into the unpacker (another thread, through a socket pair); otherwise into a temp file that
+ * is unpacked afterwards. The compressed blob is not kept: the unpacked layer is the data. */
 static int fetch_layer_once(struct pull *p, const struct layer *l, bool stream, struct crix_err **err)
 {
 	struct img_store *s = p->store;
 	_cleanup_free_ char *tmpdir = NULL, *diff = NULL, *final = img_layer_dir(s, l->chain_id);
-	_cleanup_free_ char *blob_tmp = NULL, *blob_path = img_blob_path(s, l->digest);
-	if (final == NULL || blob_path == NULL || asprintf(&tmpdir, "%s/layer-XXXXXX", s->tmp_dir) < 0 ||
-	    mkdtemp(tmpdir) == NULL || asprintf(&diff, "%s/diff", tmpdir) < 0 || mkdir(diff, 0755) < 0)
+	_cleanup_free_ char *blob_tmp = NULL;
+	if (final == NULL || asprintf(&tmpdir, "%s/layer-XXXXXX", s->tmp_dir) < 0 || mkdtemp(tmpdir) == NULL ||
+	    asprintf(&diff, "%s/diff", tmpdir) < 0 || mkdir(diff, 0755) < 0)
 		return crix_err_make(err, errno ? errno : ENOMEM, "layer %s: temp dir", l->digest);
-	int rc = -1;
+	int rc = -1, sv[2] = {-1, -1};
+	pthread_t th;
+	bool threaded = false;
 	struct unpack_job job = {.fd = -1, .comp = l->comp, .dir = diff};
-	bool have_blob = false;
-	if (img_blob_verify(s, l->digest, l->size, &have_blob, err) < 0)
+	struct download d = {.layer = l, .file_fd = -1, .sock = -1, .md = EVP_MD_CTX_new()};
+	struct crix_err *dl_err = NULL;
+	if (d.md == NULL) {
+		crix_err_make(err, ENOMEM, "layer");
 		goto out;
-	if (!have_blob) {
-		int sv[2] = {-1, -1};
-		struct download d = {.layer = l, .sock = -1, .md = EVP_MD_CTX_new()};
-		d.file_fd = img_tmp_file(s, "blob", &blob_tmp, err);
-		if (d.file_fd < 0 || d.md == NULL) {
-			EVP_MD_CTX_free(d.md);
-			if (d.file_fd >= 0)
-				close(d.file_fd);
-			if (d.md == NULL)
-				crix_err_make(err, ENOMEM, "layer");
-			goto out;
+	}
+	EVP_DigestInit_ex(d.md, EVP_sha256(), NULL);
+	if (stream && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
+		int big = 1 << 20;
+		setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+		job.fd = sv[0];
+		d.sock = sv[1];
+		threaded = pthread_create(&th, NULL, unpack_thread, &job) == 0;
+		if (!threaded) {
+			close(sv[0]);
+			close(sv[1]);
+			d.sock = -1;
 		}
-		EVP_DigestInit_ex(d.md, EVP_sha256(), NULL);
-		pthread_t th;
-		bool threaded = false;
-		if (stream && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0) {
-			int big = 1 << 20;
-			setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-			job.fd = sv[0];
-			d.sock = sv[1];
-			threaded = pthread_create(&th, NULL, unpack_thread, &job) == 0;
-			if (!threaded) {
-				close(sv[0]);
-				close(sv[1]);
-				d.sock = -1;
-			}
-		}
-		struct img_blob_sink sink = {download_write, download_restart, &d};
-		struct crix_err *dl_err = NULL;
-		int dl_rc = img_client_blob(p->client, l->digest, &sink, &dl_err);
-		if (threaded) {
-			close(d.sock);
-			pthread_join(th, NULL);
-		}
-		char got[IMG_DIGEST_LEN + 1];
-		img_digest_final(d.md, got);
-		EVP_MD_CTX_free(d.md);
-		bool sink_failed = d.err != NULL;
-		if (dl_rc < 0 && sink_failed && d.err->errnum == EPIPE && threaded && job.rc < 0) {
+	}
+	if (!threaded && (d.file_fd = img_tmp_file(s, "blob", &blob_tmp, err)) < 0)
+		goto out;
+	struct img_blob_sink sink = {download_write, download_restart, &d};
+	int dl_rc = img_client_blob(p->client, l->digest, &sink, &dl_err);
+	if (threaded) {
+		close(d.sock);
+		pthread_join(th, NULL);
+	}
+	char got[IMG_DIGEST_LEN + 1];
+	img_digest_final(d.md, got);
+	if (dl_rc < 0) {
+		if (d.err != NULL && d.err->errnum == EPIPE && threaded && job.rc < 0)
 			*err = steal_ptr(job.err); /* the unpacker refused the layer */
-			crix_err_free(&dl_err);
-			crix_err_free(&d.err);
-			close(d.file_fd);
-			goto out;
-		}
-		if (dl_rc < 0) {
-			*err = sink_failed ? steal_ptr(d.err) : steal_ptr(dl_err);
-			crix_err_free(&dl_err);
-			crix_err_free(&d.err);
-			crix_err_free(&job.err);
-			close(d.file_fd);
+		else
+			*err = d.err != NULL ? steal_ptr(d.err) : steal_ptr(dl_err);
+		if (strstr((*err)->msg, "layer entry") == NULL)
 			crix_err_wrap(err, "blob %s", l->digest);
-			goto out;
-		}
-		if ((int64_t)d.bytes != l->size || strcmp(got, l->digest) != 0) {
-			crix_err_free(&job.err);
-			close(d.file_fd);
-			crix_err_make(err, EIO, "blob %s: downloaded %llu bytes with digest %s (expected %lld bytes)",
-				      l->digest, (unsigned long long)d.bytes, got, (long long)l->size);
-			goto out;
-		}
-		if (fsync(d.file_fd) < 0 || close(d.file_fd) < 0 || rename(blob_tmp, blob_path) < 0) {
-			crix_err_free(&job.err);
-			crix_err_make(err, errno, "blob %s: store", l->digest);
-			goto out;
-		}
-		free(blob_tmp);
-		blob_tmp = NULL;
-		if (!threaded)
-			have_blob = true; /* unpack from the stored file below */
-		else if (unpack_checked(l, -1, diff, &job, err) < 0)
-			goto out;
+		goto out;
 	}
-	if (have_blob) {
-		_cleanup_close_ int fd = open(blob_path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			crix_err_make(err, errno, "blob %s: open", l->digest);
+	if ((int64_t)d.bytes != l->size || strcmp(got, l->digest) != 0) {
+		crix_err_make(err, EIO, "blob %s: downloaded %llu bytes with digest %s (expected %lld bytes)", l->digest,
+			      (unsigned long long)d.bytes, got, (long long)l->size);
+		goto out;
+	}
+	if (!threaded) {
+		if (lseek(d.file_fd, 0, SEEK_SET) < 0) {
+			crix_err_make(err, errno, "blob %s: rewind", l->digest);
 			goto out;
 		}
-		job.rc = img_unpack(fd, l->comp, diff, job.diff_id, &job.size, &job.err);
-		if (unpack_checked(l, fd, diff, &job, err) < 0)
-			goto out;
+		job.rc = img_unpack(d.file_fd, l->comp, diff, job.diff_id, &job.size, &job.err);
 	}
-	if (write_layer_meta(tmpdir, l, job.size, err) < 0)
+	if (unpack_checked(l, &job, err) < 0 || write_layer_meta(tmpdir, l, job.size, err) < 0)
 		goto out;
 	if (rename(tmpdir, final) < 0 && errno != EEXIST && errno != ENOTEMPTY) {
 		crix_err_make(err, errno, "layer %s: rename into %s", l->digest, final);
@@ -535,6 +502,12 @@ static int fetch_layer_once(struct pull *p, const struct layer *l, bool stream, 
 out:
 	if (rc < 0 && err && *err && strstr((*err)->msg, l->digest) == NULL)
 		crix_err_wrap(err, "layer %s", l->digest);
+	EVP_MD_CTX_free(d.md);
+	crix_err_free(&d.err);
+	crix_err_free(&dl_err);
+	crix_err_free(&job.err);
+	if (d.file_fd >= 0)
+		close(d.file_fd);
 	if (blob_tmp)
 		unlink(blob_tmp);
 	_cleanup_err_ struct crix_err *rmerr = NULL;

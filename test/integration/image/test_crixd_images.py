@@ -168,12 +168,12 @@ def test_kill_9_mid_pull_then_restart(crixd_factory, registry, images):
         t.start()
         tmp = os.path.join(d.root, "tmp")
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(n.startswith("blob-") for n in os.listdir(tmp)):
+        while time.monotonic() < deadline and not any(n.startswith("layer-") for n in os.listdir(tmp)):
             time.sleep(0.05)
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait()
         t.join()
-        assert any(n.startswith("blob-") for n in os.listdir(tmp))
+        assert any(n.startswith("layer-") for n in os.listdir(tmp))
         d.channel.close()
         d.channel = None
         d.log.close()

@@ -215,21 +215,16 @@ def test_corrupted_blob_in_registry_is_refused(crix_image, own_registry, images)
     assert layer["digest"][7:] not in crix_image.listdir("blobs", "sha256")
 
 
-def test_corrupted_layer_blob_on_disk_is_detected(cli, registry, images):
+def test_lost_layer_is_fetched_again(cli, registry, images):
+    """Compressed layer blobs are not kept (the unpacked layer is the data): a layer lost
+    from disk is downloaded and unpacked again by the next pull."""
     img = images["single"]
     (image_id,) = cli.pull_ok(ref(registry, "single"))
-    layer = img.layers[0]["digest"]
-    blob = cli.dir("blobs", "sha256", layer[7:])
-    with open(blob, "r+b") as f:
-        f.seek(100)
-        f.write(b"corrupt")
-    # lose the unpacked layer so that the next pull must unpack from the stored blob
+    assert img.layers[0]["digest"][7:] not in cli.listdir("blobs", "sha256")
+    assert img.config_digest[7:] in cli.listdir("blobs", "sha256")
     (chain,) = cli.status(image_id)["layers"]
     subprocess.run(["rm", "-rf", cli.dir("layers", chain[7:])], check=True)
-    cli.extra = ["--log-level", "warn"]
-    p = cli.pull(ref(registry, "single"), check=True)
-    assert "blob %s is corrupted on disk" % layer in p.stderr
-    assert testenv.digest(open(blob, "rb").read()) == layer
+    cli.pull_ok(ref(registry, "single"))
     assert os.path.isfile(cli.dir("layers", chain[7:], "diff", "bin", "busybox"))
 
 

@@ -206,12 +206,12 @@ def test_kill_9_mid_pull(crix_image, registry, images):
                "--config", crix_image.config, "pull", ref(proxy.host, "multi")]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(n.startswith("blob-") for n in crix_image.listdir("tmp")):
+        while time.monotonic() < deadline and not any(n.startswith("layer-") for n in crix_image.listdir("tmp")):
             time.sleep(0.05)
         time.sleep(0.3)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert any(n.startswith("blob-") for n in crix_image.listdir("tmp"))  # left behind
+        assert any(n.startswith("layer-") for n in crix_image.listdir("tmp"))  # left behind
     finally:
         proxy.stop()
     assert [i["id"] for i in crix_image.list()] == [earlier]  # the open cleaned up
