@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -71,7 +72,8 @@ int main(int argc, char **argv)
 			crix_log_set_level((enum crix_log_level)level);
 	}
 	int status = 1;
-	if (!opts.sync && !opts.exec && detach(&err) < 0)
+	bool exec_sync = opts.exec && !opts.exec_attach;
+	if (!opts.sync && !exec_sync && detach(&err) < 0)
 		goto fail;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
 		crix_err_make(&err, errno, "become child subreaper");
@@ -83,7 +85,7 @@ int main(int argc, char **argv)
 		if (crix_write_file_atomic(opts.monitor_pidfile, pid, (size_t)n, 0644, &err) < 0)
 			goto fail;
 	}
-	status = opts.exec ? mon_run_exec(&opts, sync_fd) : mon_run_container(&opts, sync_fd);
+	status = exec_sync ? mon_run_exec(&opts, sync_fd) : mon_run_container(&opts, sync_fd);
 	mon_opts_free(&opts);
 	return status;
 fail:

@@ -1,5 +1,6 @@
 /* Container mode: `<runtime> create`, then one epoll loop until the container has exited
- * and its exit is on disk. */
+ * and its exit is on disk. An exec with --exec-attach is served the same way, with
+ * `<runtime> exec -d` instead of create, started once the first attach client is there. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -39,6 +40,7 @@ struct monitor {
 	int epfd, sigfd;
 	int out_fd, err_fd; /* container output; in terminal mode out_fd is the pty master */
 	int in_fd;          /* container stdin; the pty master (dup) in terminal mode */
+	bool stdin_closed;
 	int tty_fd;         /* pty master for resizes, -1 without terminal */
 	int attach_fd, ctl_fd;
 	int dir_fd;         /* <socket-dir>/<cid> */
@@ -58,6 +60,9 @@ struct monitor {
 };
 
 static char io_buf[MON_ATTACH_DATA_MAX];
+
+/* How long --exec-attach waits for its first client. */
+#define MON_ATTACH_WAIT_MS 60000
 
 static int watch(struct monitor *m, int op, int fd, enum watch what, uint32_t events)
 {
@@ -100,7 +105,7 @@ static void accept_client(struct monitor *m)
 	m->clients = clients;
 	struct client *c = &clients[m->n_clients++];
 	c->fd = fd;
-	c->reading = m->in_fd >= 0;
+	c->reading = m->opts->stdin_open && !m->stdin_closed;
 	if (watch(m, EPOLL_CTL_ADD, fd, W_CLIENT, 0) < 0) {
 		drop_client(m, m->n_clients - 1);
 		return;
@@ -131,6 +136,7 @@ static void close_stdin(struct monitor *m)
 	if (m->tty_fd >= 0)
 		return; /* a terminal's input ends with its master, which output still needs */
 	close_watched(m, &m->in_fd);
+	m->stdin_closed = true;
 	free(m->pending);
 	m->pending = NULL;
 	for (size_t i = 0; i < m->n_clients; i++) {
@@ -301,7 +307,7 @@ static void record_oom(struct monitor *m)
 	m->oom_recorded = true;
 	_cleanup_free_ char *path = NULL;
 	struct crix_err *err = NULL;
-	if (asprintf(&path, "%s/%s.oom", m->opts->exit_dir, m->opts->cid) < 0)
+	if (asprintf(&path, "%s/%s.oom", m->opts->exit_dir, m->opts->session_id) < 0)
 		return;
 	if (crix_write_file_atomic(path, "", 0, 0644, &err) < 0) {
 		crix_error("container %s: %s", m->opts->cid, crix_err_msg(err));
@@ -345,7 +351,7 @@ static int finish(struct monitor *m)
 	int n = snprintf(text, sizeof(text), "%d", code);
 	_cleanup_free_ char *path = NULL;
 	struct crix_err *err = NULL;
-	if (asprintf(&path, "%s/%s", m->opts->exit_dir, m->opts->cid) < 0)
+	if (asprintf(&path, "%s/%s", m->opts->exit_dir, m->opts->session_id) < 0)
 		return 1;
 	if (crix_write_file_atomic(path, text, (size_t)n, 0644, &err) < 0) {
 		crix_error("container %s: %s", m->opts->cid, crix_err_msg(err));
@@ -414,12 +420,15 @@ static void protect_from_oom_killer(void)
 }
 
 /* Binds a unix socket at name inside dir_fd: /proc/self/fd/N/name keeps any directory within
- * sun_path's 108 bytes. */
+ * sun_path's 108 bytes. It is bound under a temporary name and renamed once listening, so a
+ * socket that exists accepts connections. */
 static int listen_at(int dir_fd, const char *name, int type, struct crix_err **err)
 {
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dir_fd, name);
-	unlinkat(dir_fd, name, 0);
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "/proc/self/fd/%d/%s", dir_fd, tmp);
+	unlinkat(dir_fd, tmp, 0);
 	_cleanup_close_ int fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return crix_err_make(err, errno, "socket for %s", name);
@@ -427,13 +436,40 @@ static int listen_at(int dir_fd, const char *name, int type, struct crix_err **e
 		return crix_err_make(err, errno, "bind %s", name);
 	if (listen(fd, 16) < 0)
 		return crix_err_make(err, errno, "listen on %s", name);
+	if (renameat(dir_fd, tmp, dir_fd, name) < 0)
+		return crix_err_make(err, errno, "rename %s to %s", tmp, name);
 	return steal_fd(fd);
+}
+
+/* --exec-attach: the process starts only once someone sees its output. */
+static int wait_first_client(struct monitor *m, struct crix_err **err)
+{
+	struct pollfd fds[2] = {{m->attach_fd, POLLIN, 0}, {m->sigfd, POLLIN, 0}};
+	while (m->n_clients == 0) {
+		int n = poll(fds, 2, MON_ATTACH_WAIT_MS);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return crix_err_make(err, errno, "poll attach socket");
+		if (n == 0)
+			return crix_err_make(err, ETIMEDOUT, "no attach client within %d s",
+					     MON_ATTACH_WAIT_MS / 1000);
+		if (fds[1].revents) {
+			struct signalfd_siginfo si;
+			if (read(m->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo != SIGCHLD)
+				return crix_err_make(err, EINTR, "signal %u before the exec started",
+						     si.ssi_signo);
+		}
+		if (fds[0].revents)
+			accept_client(m);
+	}
+	return 0;
 }
 
 static int open_socket_dir(struct monitor *m, struct crix_err **err)
 {
 	_cleanup_free_ char *dir = NULL;
-	if (asprintf(&dir, "%s/%s", m->opts->socket_dir, m->opts->cid) < 0)
+	if (asprintf(&dir, "%s/%s", m->opts->socket_dir, m->opts->session_id) < 0)
 		return crix_err_make(err, ENOMEM, "socket dir");
 	if (crix_mkdir_p(dir, 0700, err) < 0)
 		return -1;
@@ -507,7 +543,8 @@ static int create_container(struct monitor *m, struct crix_err **err)
 {
 	const struct mon_opts *o = m->opts;
 	_cleanup_free_ char *pidfile = NULL;
-	if (o->container_pidfile == NULL && asprintf(&pidfile, "%s/pidfile", o->bundle) < 0)
+	if (o->container_pidfile == NULL &&
+	    asprintf(&pidfile, "%s/%s/pid", o->socket_dir, o->session_id) < 0)
 		return crix_err_make(err, ENOMEM, "pid file path");
 	const char *pid_path = o->container_pidfile ? o->container_pidfile : pidfile;
 	unlink(pid_path);
@@ -539,6 +576,10 @@ static int create_container(struct monitor *m, struct crix_err **err)
 	char console_path[64];
 	const char *create_args[] = {"create", "--bundle", o->bundle, "--pid-file", pid_path,
 				     o->cid, NULL, NULL, NULL};
+	const char *exec_args[] = {"exec", "-d", "--pid-file", pid_path, "--process",
+				   o->exec_process_spec, o->cid, NULL, NULL, NULL};
+	const char **args = o->exec ? exec_args : create_args;
+	size_t id_at = o->exec ? 6 : 5;
 	if (o->terminal) {
 		console = listen_at(m->dir_fd, "console", SOCK_STREAM, err);
 		if (console < 0)
@@ -546,13 +587,14 @@ static int create_container(struct monitor *m, struct crix_err **err)
 		/* The runtime resolves this through our fd table: short whatever the dir is. */
 		snprintf(console_path, sizeof(console_path), "/proc/%d/fd/%d/console", (int)getpid(),
 			 m->dir_fd);
-		create_args[5] = "--console-socket";
-		create_args[6] = console_path;
-		create_args[7] = o->cid;
+		args[id_at] = "--console-socket";
+		args[id_at + 1] = console_path;
+		args[id_at + 2] = o->cid;
 	}
+	if (o->exec && wait_first_client(m, err) < 0)
+		return -1;
 	pid_t runtime;
-	if (mon_spawn_runtime(o, create_args, in_rd, o->terminal ? err_wr : out_wr, err_wr, &runtime,
-			      err) < 0)
+	if (mon_spawn_runtime(o, args, in_rd, o->terminal ? err_wr : out_wr, err_wr, &runtime, err) < 0)
 		return -1;
 	/* Our copies would keep the streams from ever reaching EOF. */
 	close(steal_fd(out_wr));
@@ -581,7 +623,7 @@ static int create_container(struct monitor *m, struct crix_err **err)
 		mon_read_available(m->err_fd, &text, &len, 64 * 1024);
 		mon_read_available(m->out_fd, &text, &len, 64 * 1024);
 		if (len == 0)
-			return crix_err_make(err, 0, "%s create failed with status %d", o->runtime,
+			return crix_err_make(err, 0, "%s %s failed with status %d", o->runtime, args[0],
 					     mon_exit_code(status));
 		return crix_err_make(err, 0, "%.*s", (int)len, text);
 	}
@@ -597,8 +639,15 @@ static int setup_loop(struct monitor *m, struct crix_err **err)
 		return crix_err_make(err, errno, "epoll_create1");
 	if (watch(m, EPOLL_CTL_ADD, m->sigfd, W_SIGNAL, EPOLLIN) < 0 ||
 	    watch(m, EPOLL_CTL_ADD, m->attach_fd, W_ATTACH, EPOLLIN) < 0 ||
-	    watch(m, EPOLL_CTL_ADD, m->ctl_fd, W_CTL, EPOLLIN) < 0 ||
-	    (m->out_fd >= 0 && watch(m, EPOLL_CTL_ADD, m->out_fd, W_STDOUT, EPOLLIN) < 0) ||
+	    watch(m, EPOLL_CTL_ADD, m->ctl_fd, W_CTL, EPOLLIN) < 0)
+		return crix_err_make(err, errno, "epoll_ctl");
+	return 0;
+}
+
+/* The streams exist once the runtime has run. */
+static int watch_streams(struct monitor *m, struct crix_err **err)
+{
+	if ((m->out_fd >= 0 && watch(m, EPOLL_CTL_ADD, m->out_fd, W_STDOUT, EPOLLIN) < 0) ||
 	    (m->err_fd >= 0 && watch(m, EPOLL_CTL_ADD, m->err_fd, W_STDERR, EPOLLIN) < 0) ||
 	    (m->oom.fd >= 0 && watch(m, EPOLL_CTL_ADD, m->oom.fd, W_OOM, EPOLLIN) < 0))
 		return crix_err_make(err, errno, "epoll_ctl");
@@ -640,17 +689,18 @@ int mon_run_container(const struct mon_opts *o, int sync_fd)
 	m.sigfd = mon_signals_open(&err);
 	if (m.sigfd < 0 || crix_mkdir_p(o->exit_dir, 0755, &err) < 0 ||
 	    mon_log_open(&m.log, o->log_path, o->log_size_max, &err) < 0 ||
-	    open_socket_dir(&m, &err) < 0 || create_container(&m, &err) < 0) {
-		crix_err_wrap(&err, "container %s", o->cid);
+	    open_socket_dir(&m, &err) < 0 || setup_loop(&m, &err) < 0 || create_container(&m, &err) < 0) {
+		crix_err_wrap(&err, o->exec ? "exec in container %s" : "container %s", o->cid);
 		mon_sync_fail(&sync_fd, err);
 		goto out;
 	}
 	protect_from_oom_killer();
-	if (mon_oom_watch_pid(&m.oom, "/sys/fs/cgroup", m.pid, &err) < 0) {
+	/* OOM kills are the container's business, not a session's. */
+	if (!o->exec && mon_oom_watch_pid(&m.oom, "/sys/fs/cgroup", m.pid, &err) < 0) {
 		crix_warn("container %s: OOM kills will not be noticed: %s", o->cid, crix_err_msg(err));
 		crix_err_free(&err);
 	}
-	if (setup_loop(&m, &err) < 0) {
+	if (watch_streams(&m, &err) < 0) {
 		mon_sync_fail(&sync_fd, err);
 		kill(m.pid, SIGKILL);
 		goto out;

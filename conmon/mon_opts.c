@@ -14,6 +14,7 @@ enum {
 	OPT_STDIN_ONCE,
 	OPT_SYNC,
 	OPT_EXEC_SPEC,
+	OPT_EXEC_ATTACH,
 	OPT_EXEC_STDOUT,
 	OPT_EXEC_STDERR,
 	OPT_EXEC_OUTPUT_MAX,
@@ -23,6 +24,7 @@ enum {
 
 static const struct option long_options[] = {
 	{"cid", required_argument, NULL, 'c'},
+	{"session-id", required_argument, NULL, 'u'},
 	{"runtime", required_argument, NULL, 'r'},
 	{"runtime-arg", required_argument, NULL, OPT_RUNTIME_ARG},
 	{"bundle", required_argument, NULL, 'b'},
@@ -38,6 +40,7 @@ static const struct option long_options[] = {
 	{"sync", no_argument, NULL, OPT_SYNC},
 	{"exec", no_argument, NULL, 'e'},
 	{"exec-process-spec", required_argument, NULL, OPT_EXEC_SPEC},
+	{"exec-attach", no_argument, NULL, OPT_EXEC_ATTACH},
 	{"timeout", required_argument, NULL, 'T'},
 	{"exec-stdout", required_argument, NULL, OPT_EXEC_STDOUT},
 	{"exec-stderr", required_argument, NULL, OPT_EXEC_STDERR},
@@ -56,10 +59,11 @@ void mon_opts_usage(FILE *out)
 	      "The sync pipe is the fd named by $_CRIX_SYNCPIPE; it receives one JSON line.\n"
 	      "\n"
 	      "  -c, --cid ID                 container id (required)\n"
+	      "  -u, --session-id ID          names the exit file and socket dir (default: cid)\n"
 	      "  -r, --runtime PATH           OCI runtime binary (required)\n"
 	      "      --runtime-arg ARG        global runtime argument, repeatable (--root=DIR)\n"
 	      "  -b, --bundle DIR             OCI bundle (container mode)\n"
-	      "  -p, --container-pidfile FILE the runtime's --pid-file (default <bundle>/pidfile)\n"
+	      "  -p, --container-pidfile FILE the runtime's --pid-file (default <sockets>/pid)\n"
 	      "  -P, --conmon-pidfile FILE    write the monitor's pid here once detached\n"
 	      "  -l, --log-path [k8s-file:]FILE  CRI log file (container mode)\n"
 	      "      --log-size-max BYTES     rotate the log to FILE.1 at this size (<= 0: never)\n"
@@ -72,6 +76,8 @@ void mon_opts_usage(FILE *out)
 	      "      --sync                   stay in the foreground (do not detach)\n"
 	      "  -e, --exec                   exec-sync mode: `<runtime> exec` and report the result\n"
 	      "      --exec-process-spec FILE the process.json for `<runtime> exec --process`\n"
+	      "      --exec-attach            exec served like a container (attach socket, ctl,\n"
+	      "                               exit file); starts when the first client attaches\n"
 	      "  -T, --timeout SECONDS        exec: kill the process after this long (0: never)\n"
 	      "      --exec-stdout FILE       exec: write the process's stdout here\n"
 	      "      --exec-stderr FILE       exec: write the process's stderr here\n"
@@ -102,24 +108,30 @@ static bool valid_id(const char *id)
 	return strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-static int check(const struct mon_opts *o, struct crix_err **err)
+static int check(struct mon_opts *o, struct crix_err **err)
 {
 	if (o->cid == NULL)
 		return crix_err_make(err, 0, "--cid is required");
 	if (!valid_id(o->cid))
 		return crix_err_make(err, 0, "invalid container id: %s", o->cid);
+	if (o->session_id == NULL)
+		o->session_id = o->cid;
+	if (!valid_id(o->session_id))
+		return crix_err_make(err, 0, "invalid session id: %s", o->session_id);
 	if (o->runtime == NULL)
 		return crix_err_make(err, 0, "--runtime is required");
-	if (o->exec) {
-		if (o->exec_process_spec == NULL)
-			return crix_err_make(err, 0, "--exec needs --exec-process-spec");
+	if (o->exec_attach && !o->exec)
+		return crix_err_make(err, 0, "--exec-attach needs --exec");
+	if (o->exec && o->exec_process_spec == NULL)
+		return crix_err_make(err, 0, "--exec needs --exec-process-spec");
+	if (o->exec && !o->exec_attach)
 		return 0;
-	}
-	const char *missing = o->bundle == NULL      ? "--bundle"
-			      : o->log_path == NULL  ? "--log-path"
-			      : o->exit_dir == NULL  ? "--exit-dir"
-			      : o->socket_dir == NULL ? "--socket-dir-path"
-						      : NULL;
+	/* a container, or an exec served like one (its log is optional) */
+	const char *missing = o->bundle == NULL && !o->exec             ? "--bundle"
+			      : o->log_path == NULL && !o->exec         ? "--log-path"
+			      : o->exit_dir == NULL                     ? "--exit-dir"
+			      : o->socket_dir == NULL                   ? "--socket-dir-path"
+									: NULL;
 	if (missing != NULL)
 		return crix_err_make(err, 0, "%s is required", missing);
 	return 0;
@@ -132,9 +144,10 @@ int mon_opts_parse(int argc, char **argv, struct mon_opts *o, struct crix_err **
 	optind = 0; /* full re-initialisation, so tests can parse several times */
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, ":c:r:b:p:P:l:tieT:h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":c:u:r:b:p:P:l:tieT:h", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'c': o->cid = optarg; break;
+		case 'u': o->session_id = optarg; break;
 		case 'r': o->runtime = optarg; break;
 		case OPT_RUNTIME_ARG: {
 			const char **args = realloc(o->runtime_args, (o->n_runtime_args + 1) * sizeof(*args));
@@ -162,6 +175,7 @@ int mon_opts_parse(int argc, char **argv, struct mon_opts *o, struct crix_err **
 		case OPT_SYNC: o->sync = true; break;
 		case 'e': o->exec = true; break;
 		case OPT_EXEC_SPEC: o->exec_process_spec = optarg; break;
+		case OPT_EXEC_ATTACH: o->exec_attach = true; break;
 		case 'T': {
 			uint64_t t = 0;
 			if (parse_size(optarg, "--timeout", &t, err) < 0)

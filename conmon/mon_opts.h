@@ -12,6 +12,7 @@
 
 struct mon_opts {
 	const char *cid;               /* -c, required */
+	const char *session_id;        /* -u: names exit file and socket dir (default: cid) */
 	const char *runtime;           /* -r, required */
 	const char **runtime_args;     /* --runtime-arg, before the runtime's verb */
 	size_t n_runtime_args;
@@ -26,7 +27,8 @@ struct mon_opts {
 	bool stdin_open;               /* -i */
 	bool stdin_once;               /* --stdin-once */
 	bool sync;                     /* --sync: stay in the foreground */
-	bool exec;                     /* -e: exec-sync mode */
+	bool exec;                     /* -e: exec mode (exec-sync unless exec_attach) */
+	bool exec_attach;              /* --exec-attach: exec served like a container */
 	const char *exec_process_spec; /* --exec-process-spec */
 	unsigned timeout;              /* -T seconds, exec mode; 0 = none */
 	const char *exec_stdout;       /* --exec-stdout FILE */

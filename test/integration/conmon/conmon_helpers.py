@@ -110,9 +110,10 @@ class Container:
                 "-l", "k8s-file:" + self.log_path, "--exit-dir", self.exit_dir,
                 "--socket-dir-path", self.socket_dir, "--log-level", "debug"] + list(extra)
 
-    def spawn(self, command, starter=None):
+    def spawn(self, command, starter=None, before_sync=None):
         """Runs command with a sync pipe and returns the parsed JSON line. With starter, the
-        monitor is started by that program (argv prefix) instead of by this process."""
+        monitor is started by that program (argv prefix) instead of by this process;
+        before_sync() runs before the sync pipe is read."""
         rd, wr = os.pipe()
         env = dict(os.environ, _CRIX_SYNCPIPE=str(wr))
         with open(self.monitor_log, "ab") as log:
@@ -120,6 +121,8 @@ class Container:
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         os.close(wr)
         self.starter = proc
+        if before_sync is not None:
+            before_sync()
         data = b""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

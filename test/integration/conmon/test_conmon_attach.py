@@ -126,3 +126,42 @@ def test_exec_sync_failure_is_reported(containers):
     c.start()
     r = exec_sync(c, ["/no/such/program"])
     assert r["pid"] == -1 and "/no/such/program" in r["message"], r
+
+
+def test_exec_attach_with_terminal(containers):
+    c = containers(["sleep", "100"])
+    c.start()
+    session = "x" + c.id
+    spec = {"args": ["sh", "-c", "read x; echo got $x; stty size; exit 7"], "cwd": "/",
+            "env": ["PATH=/bin", "TERM=xterm"], "user": {"uid": 0, "gid": 0}, "terminal": True}
+    spec_path = os.path.join(c.dir, "exec-tty.json")
+    with open(spec_path, "w") as f:
+        json.dump(spec, f)
+    cmd = [c.command()[0], "-e", "--exec-attach", "-c", c.id, "-u", session, "-r", "/usr/sbin/runc",
+           "--runtime-arg", "--root=" + c.runc_root, "--exec-process-spec", spec_path, "-t", "-i",
+           "--exit-dir", c.exit_dir, "--socket-dir-path", c.socket_dir]
+    attach_path = os.path.join(c.socket_dir, session, "attach")
+    clients = []
+
+    def attach():
+        # the process starts only once a client is attached: nothing it prints is lost
+        wait_for(lambda: os.path.exists(attach_path), what="exec attach socket")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(attach_path)
+        s.settimeout(10)
+        clients.append(s)
+
+    result = c.spawn(cmd, before_sync=lambda: attach())
+    assert result["pid"] > 0, result
+    s = clients[0]
+    fd = os.open(os.path.join(c.socket_dir, session, "ctl"), os.O_WRONLY | os.O_NONBLOCK)
+    os.write(fd, b"1 33 99\n")
+    os.close(fd)
+    time.sleep(0.2)
+    s.send(b"hi\n")
+    out = recv_until(s, 2, b"33 99")
+    assert b"got hi" in out
+    assert int(wait_for(lambda: c.read(os.path.join(c.exit_dir, session)), what="exec exit file")) == 7
+    # the container itself goes on
+    assert b'"running"' in c.runc("state", c.id).stdout
+    s.close()

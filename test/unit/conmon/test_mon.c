@@ -202,6 +202,7 @@ static void test_options(void)
 		    "--runtime-arg", "--debug", "-b", "/b", "-l", "k8s-file:/l/x.log", "--exit-dir",
 		    "/e", "--socket-dir-path", "/s", "--log-size-max", "-1", "-t", "-i", NULL) == 0);
 	CHECK_STR(o.cid, "abc");
+	CHECK_STR(o.session_id, "abc");
 	CHECK(o.n_runtime_args == 2);
 	CHECK_STR(o.runtime_args[1], "--debug");
 	CHECK_STR(o.log_path, "/l/x.log");
@@ -225,6 +226,23 @@ static void test_options(void)
 		    "--exec-output-max", "100", NULL) == 0);
 	CHECK(o.exec && o.timeout == 5 && o.exec_output_max == 100);
 	mon_opts_free(&o);
+	CHECK(parse(&o, &msg, "-c", "x", "-r", "runc", "-e", "--exec-attach", "--exec-process-spec",
+		    "/p", NULL) < 0);
+	CHECK_STR(msg, "--exit-dir is required");
+	mon_opts_free(&o);
+	free(steal_ptr(msg));
+	CHECK(parse(&o, &msg, "-c", "x", "-r", "runc", "--exec-attach", NULL) < 0);
+	CHECK_STR(msg, "--exec-attach needs --exec");
+	mon_opts_free(&o);
+	free(steal_ptr(msg));
+	CHECK(parse(&o, &msg, "-c", "x", "-u", "x-exec1", "-r", "runc", "-e", "--exec-attach",
+		    "--exec-process-spec", "/p", "--exit-dir", "/e", "--socket-dir-path", "/s", NULL) == 0);
+	CHECK_STR(o.session_id, "x-exec1");
+	mon_opts_free(&o);
+	CHECK(parse(&o, &msg, "-c", "x", "-u", "a/b", "-r", "runc", NULL) < 0);
+	CHECK_STR(msg, "invalid session id: a/b");
+	mon_opts_free(&o);
+	free(steal_ptr(msg));
 	CHECK(parse(&o, &msg, "--bogus", NULL) < 0);
 	CHECK_STR(msg, "unknown option --bogus");
 	mon_opts_free(&o);
