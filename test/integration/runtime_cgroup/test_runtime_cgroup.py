@@ -162,6 +162,44 @@ def test_seccomp_arg_conditions_match_runc(runtimes, make_bundle):
     assert "Operation not permitted" in res["runc"].stderr
 
 
+def native_syscalls():
+    with open("/usr/include/x86_64-linux-gnu/asm/unistd_64.h") as f:
+        return [line.split()[1][len("__NR_"):] for line in f if line.startswith("#define __NR_")]
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/include/x86_64-linux-gnu/asm/unistd_64.h"),
+                    reason="needs the x86_64 syscall list")
+def test_default_deny_profile_matches_runc(runtimes, make_bundle):
+    """A profile shaped like Docker's (EPERM by default, ~360 syscalls allowed for three
+    architectures, personality and clone allowed only with given arguments): the same
+    outcomes under both runtimes."""
+    denied = {"mkdir", "mkdirat", "unshare", "personality", "clone", "clone3"}
+    b = make_bundle(["sh", "-c", "echo start; grep Seccomp: /proc/self/status; mkdir /tmp/d; "
+                     "echo mkdir=$?; unshare -U true; echo unshare=$?; (true); echo fork=$?"])
+    b.config["linux"]["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": [n for n in native_syscalls() if n not in denied], "action": "SCMP_ACT_ALLOW"},
+            # PER_LINUX and the query value only, as Docker's profile.
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"}]},
+            {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 4294967295, "op": "SCMP_CMP_EQ"}]},
+            # clone without namespace flags (fork), as Docker's profile.
+            {"names": ["clone"], "action": "SCMP_ACT_ALLOW",
+             "args": [{"index": 0, "value": 2114060288, "op": "SCMP_CMP_MASKED_EQ"}]},
+            {"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+        ],
+    }
+    res = run_both(runtimes, b)
+    assert (res["crix-runtime"].returncode, res["crix-runtime"].stdout) == \
+        (res["runc"].returncode, res["runc"].stdout)
+    out = res["runc"].stdout
+    # fork is clone without namespace flags: allowed by the MASKED_EQ rule.
+    assert out == "start\nSeccomp:\t2\nmkdir=1\nunshare=1\nfork=0\n", out
+
+
 def test_update_matches_runc(runtimes, make_bundle, tmp_path):
     b = with_resources(make_bundle(["sleep", "30"]), RESOURCES)
     resources_file = tmp_path / "update.json"
