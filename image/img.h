@@ -81,6 +81,15 @@ struct img_auth {
 int img_pull(struct img_store *store, const char *ref, const struct img_auth *auth, char **image_id,
 	     struct crix_err **err);
 
+/* img_pull that can be cancelled: cancelled(arg) is polled during transfers and between
+ * steps; once it returns true the pull stops with ECANCELED (layers finished so far stay). */
+struct img_pull_ctl {
+	bool (*cancelled)(void *arg);
+	void *arg;
+};
+int img_pull_ex(struct img_store *store, const char *ref, const struct img_auth *auth,
+		const struct img_pull_ctl *ctl, char **image_id, struct crix_err **err);
+
 /* ---- image records ---- */
 
 struct img_image {

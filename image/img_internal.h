@@ -134,6 +134,7 @@ struct img_client {
 	struct img_store *store;
 	const struct img_endpoint *ep;
 	const struct img_creds *creds;
+	const struct img_pull_ctl *ctl; /* may be NULL */
 	pthread_mutex_t lock;
 	char *authz; /* Authorization header value that worked last ("Bearer ...", "Basic ...") */
 	bool plain_http; /* an insecure endpoint that did not speak TLS */
@@ -141,6 +142,8 @@ struct img_client {
 void img_client_init(struct img_client *c, struct img_store *s, const struct img_endpoint *ep,
 		     const struct img_creds *creds);
 void img_client_clear(struct img_client *c);
+/* ECANCELED error if the pull was cancelled. */
+int img_client_check_cancel(const struct img_client *c, struct crix_err **err);
 /* GETs a manifest by tag or digest (at most IMG_MAX_MANIFEST bytes). */
 int img_client_manifest(struct img_client *c, const char *reference, char **body, size_t *len,
 			char **media_type, struct crix_err **err);

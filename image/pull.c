@@ -532,7 +532,8 @@ static int fetch_layer(struct pull *p, const struct layer *l, struct crix_err **
 		if (!img_inflight_begin(p->store, l->chain_id))
 			continue; /* another pull did it (or failed: then we try) */
 		int rc = fetch_layer_once(p, l, !p->store->unpack_after_download, err);
-		if (rc < 0 && retryable(*err) && !p->store->unpack_after_download) {
+		if (rc < 0 && retryable(*err) && !p->store->unpack_after_download &&
+		    img_client_check_cancel(p->client, NULL) == 0) {
 			crix_warn("%s; fetching it again", crix_err_msg(*err));
 			crix_err_free(err);
 			rc = fetch_layer_once(p, l, false, err);
@@ -553,7 +554,7 @@ static void *layer_worker(void *arg)
 		if (stop)
 			return NULL;
 		struct crix_err *e = NULL;
-		if (fetch_layer(p, &p->layers[i], &e) < 0) {
+		if (img_client_check_cancel(p->client, &e) < 0 || fetch_layer(p, &p->layers[i], &e) < 0) {
 			pthread_mutex_lock(&p->lock);
 			if (p->err == NULL)
 				p->err = steal_ptr(e);
@@ -772,6 +773,12 @@ out:
 int img_pull(struct img_store *s, const char *text, const struct img_auth *auth, char **image_id,
 	     struct crix_err **err)
 {
+	return img_pull_ex(s, text, auth, NULL, image_id, err);
+}
+
+int img_pull_ex(struct img_store *s, const char *text, const struct img_auth *auth, const struct img_pull_ctl *ctl,
+		char **image_id, struct crix_err **err)
+{
 	struct img_ref ref;
 	if (img_ref_parse(text, &ref, err) < 0)
 		return -1;
@@ -793,6 +800,7 @@ int img_pull(struct img_store *s, const char *text, const struct img_auth *auth,
 		}
 		struct img_client c;
 		img_client_init(&c, s, &eps[i], &creds);
+		c.ctl = ctl;
 		struct img_ref r = ref;
 		crix_err_free(err);
 		rc = pull_from(s, &r, name, &c, image_id, err);
@@ -803,6 +811,8 @@ int img_pull(struct img_store *s, const char *text, const struct img_auth *auth,
 			crix_info("pulled %s from %s: %s", full, eps[i].name, *image_id);
 			break;
 		}
+		if (*err != NULL && (*err)->errnum == ECANCELED)
+			break;
 		if (eps[i].mirror)
 			crix_warn("pull %s from mirror %s: %s", full, eps[i].name, crix_err_msg(*err));
 	}

@@ -117,6 +117,18 @@ void img_client_init(struct img_client *c, struct img_store *s, const struct img
 	pthread_mutex_init(&c->lock, NULL);
 }
 
+static bool cancelled(const struct img_pull_ctl *ctl)
+{
+	return ctl != NULL && ctl->cancelled != NULL && ctl->cancelled(ctl->arg);
+}
+
+int img_client_check_cancel(const struct img_client *c, struct crix_err **err)
+{
+	if (cancelled(c->ctl))
+		return crix_err_make(err, ECANCELED, "cancelled");
+	return 0;
+}
+
 void img_client_clear(struct img_client *c)
 {
 	if (c->authz != NULL) {
@@ -270,7 +282,17 @@ struct request {
 	const char *post_body;
 	const char *basic_user, *basic_pass; /* for token servers */
 	bool tls_noverify;                  /* insecure endpoints */
+	const struct img_pull_ctl *ctl;     /* cancellation, may be NULL */
 };
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return cancelled(arg) ? 1 : 0; /* non-zero aborts the transfer */
+}
 
 /* Performs one request; returns the curl result. */
 static CURLcode perform(struct img_store *s, const struct request *rq, struct exchange *x)
@@ -317,6 +339,11 @@ static CURLcode perform(struct img_store *s, const struct request *rq, struct ex
 		curl_easy_setopt(c, CURLOPT_USERNAME, rq->basic_user);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, rq->basic_pass ? rq->basic_pass : "");
 	}
+	if (rq->ctl != NULL) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, rq->ctl);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	if (rq->method && strcmp(rq->method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	CURLcode rc = curl_easy_perform(c);
@@ -340,6 +367,8 @@ static int curl_errno(CURLcode rc)
 		return ETIMEDOUT;
 	case CURLE_OUT_OF_MEMORY:
 		return ENOMEM;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return ECANCELED;
 	default:
 		return ECONNRESET;
 	}
@@ -521,7 +550,7 @@ static int fetch_token(struct img_client *c, const char *realm, const char *serv
 	curl_easy_cleanup(esc);
 	if (rc < 0)
 		return crix_err_make(err, ENOMEM, "token");
-	struct request rq = {.url = url, .post_body = post};
+	struct request rq = {.url = url, .post_body = post, .ctl = c->ctl};
 	if (post == NULL && cr && cr->username) {
 		rq.basic_user = cr->username;
 		rq.basic_pass = cr->password;
@@ -611,7 +640,8 @@ static int api_get(struct img_client *c, const char *path, const char *accept, s
 		_cleanup_free_ char *url = NULL;
 		if (asprintf(&url, "%s://%s/v2/%s/%s", plain ? "http" : "https", ep->host, ep->repo, path) < 0)
 			return crix_err_make(err, ENOMEM, "request");
-		struct request rq = {.url = url, .accept = accept, .authz = authz, .tls_noverify = ep->insecure};
+		struct request rq = {
+			.url = url, .accept = accept, .authz = authz, .tls_noverify = ep->insecure, .ctl = c->ctl};
 		exchange_reset(x);
 		x->delivered = 0;
 		CURLcode cc = perform(c->store, &rq, x);
@@ -653,6 +683,8 @@ static int api_get(struct img_client *c, const char *path, const char *accept, s
 		if (!retry || ++attempt >= (ep->mirror ? MAX_MIRROR_ATTEMPTS : MAX_ATTEMPTS))
 			return -1;
 		if (x->sink && x->delivered > 0 && x->sink->restart(x->sink->arg) < 0)
+			return -1;
+		if (img_client_check_cancel(c, err) < 0)
 			return -1;
 		crix_debug("retrying %s (attempt %d): %s", url, attempt + 1, crix_err_msg(*err));
 		usleep((200u << attempt) * 1000);

@@ -6,6 +6,8 @@
 #include "img.h"
 #include "srv.h"
 
+static bool call_cancelled(void *call) { return srv_call_cancelled(call); }
+
 int srv_rpc_PullImage(struct srv_call *call, const ProtobufCMessage *request, ProtobufCMessage **response,
 		      struct crix_err **err)
 {
@@ -25,8 +27,10 @@ int srv_rpc_PullImage(struct srv_call *call, const ProtobufCMessage *request, Pr
 		auth.identity_token = a->identity_token;
 		auth.registry_token = a->registry_token;
 	}
+	/* kubelet cancels a pull it gave up on: stop downloading then */
+	struct img_pull_ctl ctl = {.cancelled = call_cancelled, .arg = call};
 	char *id = NULL;
-	if (img_pull(d->images, req->image->image, a ? &auth : NULL, &id, err) < 0)
+	if (img_pull_ex(d->images, req->image->image, a ? &auth : NULL, &ctl, &id, err) < 0)
 		return -1;
 	Runtime__V1__PullImageResponse *resp =
 		SRV_NEW(call, Runtime__V1__PullImageResponse, runtime__v1__pull_image_response__init);

@@ -183,3 +183,20 @@ def test_kill_9_mid_pull_then_restart(crixd_factory, registry, images):
         assert pull(d, ref(registry.host, "multi")) == images["multi"].config_digest
     finally:
         proxy.stop()
+
+
+def test_cancelled_pull_stops(crixd_factory, registry):
+    """A PullImage whose deadline passes stops downloading: nothing is recorded even after the
+    time the whole pull would have needed (~3 s at this rate)."""
+    proxy = testenv.FakeRegistry("slow", upstream=registry.url, rate=400 << 10)
+    try:
+        d = crixd_factory(registries_yaml((proxy.host, []))).start()
+        with pytest.raises(grpc.RpcError) as e:
+            pull(d, ref(proxy.host, "multi"), timeout=0.7)
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        time.sleep(5)
+        assert list(d.image("ListImages").images) == []
+        assert os.listdir(os.path.join(d.root, "tmp")) == []
+        assert "cancelled" in d.log_text() or "Cancel" in d.log_text()
+    finally:
+        proxy.stop()
