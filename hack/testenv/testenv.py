@@ -279,7 +279,9 @@ class FakeRegistry:
     """A registry that misbehaves: mode "garbage" answers manifests with non-JSON, "hang"
     accepts connections and never answers, "reset" closes them at once, "flaky" answers 503
     `fail` times before proxying to `upstream`, "huge" serves a manifest over 4 MiB, "proxy"
-    just proxies, "slow" proxies blobs at about `rate` bytes/s. Requested paths are in .paths."""
+    just proxies, "slow" proxies blobs at about `rate` bytes/s, "schema1" answers manifests
+    with a Docker schema 1 manifest, "wrongdigest" answers a manifest asked for by digest with
+    the repository's "v1" manifest. Requested paths are in .paths."""
 
     def __init__(self, mode, upstream=None, fail=2, rate=256 << 10):
         self.mode, self.upstream, self.fail, self.rate = mode, upstream, fail, rate
@@ -318,10 +320,16 @@ class FakeRegistry:
                     return self.send(200, b"<html>this is not a manifest", OCI_MANIFEST)
                 if fake.mode == "huge":
                     return self.send(200, b" " * (5 << 20), OCI_MANIFEST)
+                if fake.mode == "schema1" and "/manifests/" in self.path:
+                    return self.send(200, json.dumps({"schemaVersion": 1, "name": "x", "tag": "v1", "fsLayers": []})
+                                     .encode(), "application/vnd.docker.distribution.manifest.v1+prettyjws")
+                path = self.path
+                if fake.mode == "wrongdigest" and "/manifests/sha256:" in path:
+                    path = path.split("/manifests/")[0] + "/manifests/v1"
                 if fake.mode == "flaky" and fake.fail > 0:
                     fake.fail -= 1
                     return self.send(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}')
-                req = urllib.request.Request(fake.upstream + self.path, headers={
+                req = urllib.request.Request(fake.upstream + path, headers={
                     "Accept": self.headers.get("Accept", "*/*")})
                 try:
                     with urllib.request.urlopen(req) as r:

@@ -158,6 +158,30 @@ def test_bad_registry_clear_error_no_partial_image(crix_image, mode, message):
         fake.stop()
 
 
+def test_schema1_refused(crix_image):
+    fake = testenv.FakeRegistry("schema1")
+    try:
+        crix_image.registry(fake.host, insecure=True)
+        p = crix_image.pull(ref(fake.host))
+        assert p.returncode == 1
+        assert "manifest v1 is Docker schema 1, which is not supported" in p.stderr, p.stderr
+    finally:
+        fake.stop()
+
+
+def test_pull_by_digest_verifies_the_manifest(crix_image, registry, images):
+    fake = testenv.FakeRegistry("wrongdigest", upstream=registry.url)
+    try:
+        crix_image.registry(fake.host, insecure=True)
+        want = images["docker"].digest  # the registry answers with single's manifest
+        p = crix_image.pull("%s/crix/single@%s" % (fake.host, want))
+        assert p.returncode == 1
+        assert "manifest %s: content has digest %s" % (want, images["single"].digest) in p.stderr, p.stderr
+        assert crix_image.list() == []
+    finally:
+        fake.stop()
+
+
 def test_hanging_registry_times_out(crix_image):
     fake = testenv.FakeRegistry("hang")
     try:
