@@ -43,6 +43,8 @@ static int detach(struct crix_err **err)
 		_exit(0);
 	if (setsid() < 0)
 		return crix_err_make(err, errno, "setsid");
+	if (chdir("/") < 0) /* hold no mount busy */
+		return crix_err_make(err, errno, "chdir /");
 	return 0;
 }
 

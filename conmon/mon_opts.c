@@ -124,6 +124,13 @@ static int check(struct mon_opts *o, struct crix_err **err)
 		return crix_err_make(err, 0, "--exec-attach needs --exec");
 	if (o->exec && o->exec_process_spec == NULL)
 		return crix_err_make(err, 0, "--exec needs --exec-process-spec");
+	/* A detached monitor works from "/". */
+	const char *paths[] = {o->bundle, o->container_pidfile, o->monitor_pidfile, o->log_path,
+			       o->exit_dir, o->socket_dir, o->exec_process_spec, o->exec_stdout,
+			       o->exec_stderr};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (paths[i] != NULL && paths[i][0] != '/')
+			return crix_err_make(err, 0, "not an absolute path: %s", paths[i]);
 	if (o->exec && !o->exec_attach)
 		return 0;
 	/* a container, or an exec served like one (its log is optional) */

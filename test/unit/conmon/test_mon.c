@@ -243,6 +243,10 @@ static void test_options(void)
 	CHECK_STR(msg, "invalid session id: a/b");
 	mon_opts_free(&o);
 	free(steal_ptr(msg));
+	CHECK(parse(&o, &msg, "-c", "x", "-r", "runc", "-b", "bundle", NULL) < 0);
+	CHECK_STR(msg, "not an absolute path: bundle");
+	mon_opts_free(&o);
+	free(steal_ptr(msg));
 	CHECK(parse(&o, &msg, "--bogus", NULL) < 0);
 	CHECK_STR(msg, "unknown option --bogus");
 	mon_opts_free(&o);
