@@ -61,12 +61,14 @@ def test_two_clients_see_output(containers):
 
 
 def test_resize_reaches_the_pty(containers):
-    c = containers(["sh", "-c", "read x; stty size"], terminal=True)
+    # The fifo and the attach socket are separate channels, so the container waits for the
+    # size rather than racing the resize; a resize that never arrives fails the test.
+    c = containers(["sh", "-c", "read x; until [ \"$(stty size)\" = '37 101' ]; do sleep 0.05; done; "
+                    "echo size $(stty size)"], terminal=True)
     c.create(["-t", "-i"])
     s = connect_attach(c)
     c.runc("start", c.id)
     c.ctl("1 37 101")
-    time.sleep(0.2)  # the fifo and the attach socket are separate channels
     s.send(b"go\n")
     assert b"37 101" in recv_until(s, 2, b"37 101")
     assert c.exit_code() == 0
@@ -132,7 +134,8 @@ def test_exec_attach_with_terminal(containers):
     c = containers(["sleep", "100"])
     c.start()
     session = "x" + c.id
-    spec = {"args": ["sh", "-c", "read x; echo got $x; stty size; exit 7"], "cwd": "/",
+    spec = {"args": ["sh", "-c", "read x; echo got $x; until [ \"$(stty size)\" = '33 99' ]; do "
+                     "sleep 0.05; done; stty size; exit 7"], "cwd": "/",
             "env": ["PATH=/bin", "TERM=xterm"], "user": {"uid": 0, "gid": 0}, "terminal": True}
     spec_path = os.path.join(c.dir, "exec-tty.json")
     with open(spec_path, "w") as f:
@@ -157,7 +160,6 @@ def test_exec_attach_with_terminal(containers):
     fd = os.open(os.path.join(c.socket_dir, session, "ctl"), os.O_WRONLY | os.O_NONBLOCK)
     os.write(fd, b"1 33 99\n")
     os.close(fd)
-    time.sleep(0.2)
     s.send(b"hi\n")
     out = recv_until(s, 2, b"33 99")
     assert b"got hi" in out
