@@ -117,8 +117,9 @@ int img_status(struct img_store *store, const char *name, struct img_image **out
 int img_list(struct img_store *store, const char *filter, struct img_image ***out, size_t *n,
 	     struct crix_err **err);
 
-/* Removes the image named by id, tag or digest: a tag removes only that tag unless it is the
- * last name; an id or digest removes the image. Unknown images are fine (idempotent).
+/* Removes the image named by id, tag or digest, with all its tags (as CRI's RemoveImage wants:
+ * removing repo/image:v1 also removes another/name:latest of the same image). Unknown images
+ * are fine (idempotent).
  * Layers and blobs no longer used by any image or prepared rootfs are deleted. */
 int img_remove(struct img_store *store, const char *name, struct crix_err **err);
 

@@ -644,25 +644,7 @@ int img_remove(struct img_store *s, const char *name, struct crix_err **err)
 		pthread_mutex_unlock(&s->lock);
 		return 0;
 	}
-	/* A tag names one of several names: drop just the tag while the image keeps others. */
-	struct img_ref ref = {0};
-	_cleanup_err_ struct crix_err *perr = NULL;
-	const char *hex = strncmp(name, "sha256:", 7) == 0 ? name + 7 : name;
-	bool by_id = is_hex(hex) && strncmp(r->img.id + 7, hex, strlen(hex)) == 0;
-	bool by_tag = !by_id && img_ref_parse(name, &ref, &perr) == 0 && ref.digest == NULL;
-	if (by_tag && r->img.n_repo_tags > 1) {
-		_cleanup_free_ char *tag = NULL;
-		if (asprintf(&tag, "%s/%s:%s", ref.domain, ref.path, ref.tag) > 0) {
-			for (size_t i = 0; i < r->img.n_repo_tags; i++)
-				if (strcmp(r->img.repo_tags[i], tag) == 0)
-					strv_drop(r->img.repo_tags, &r->img.n_repo_tags, i--);
-		}
-		img_ref_clear(&ref);
-		int rc = record_save(s, r, err);
-		pthread_mutex_unlock(&s->lock);
-		return rc < 0 ? crix_err_wrap(err, "remove image %s", name) : 0;
-	}
-	img_ref_clear(&ref);
+	/* By any of its names the whole image goes, with all its tags (CRI RemoveImage). */
 	_cleanup_free_ char *path = record_path(s, r->img.id);
 	if (unlink(path) < 0 && errno != ENOENT) {
 		int e = errno;
