@@ -34,6 +34,8 @@ struct img_record {
 	struct img_strv blobs; /* manifest(s), config, layer blobs */
 };
 
+void img_record_free(struct img_record *r);
+
 /* A job (blob download, layer unpack) that identical concurrent pulls share. */
 struct img_inflight {
 	char *key;

@@ -192,8 +192,8 @@ static bool nonempty(const char *s) { return s != NULL && *s != '\0'; }
 /* The request's AuthConfig goes to the registry the image is named after (and to a mirror
  * only when its server_address names that mirror); the auth file is looked up by the host
  * actually contacted. Credentials are never sent to a host they were not given for. */
-static int creds_for(struct img_store *s, const struct img_endpoint *ep, const char *requested_domain,
-		     const struct img_auth *a, struct img_creds *c)
+static int creds_for(struct img_store *s, const struct img_endpoint *ep, const struct img_auth *a,
+		     struct img_creds *c)
 {
 	memset(c, 0, sizeof(*c));
 	bool use_request = false;
@@ -202,7 +202,6 @@ static int creds_for(struct img_store *s, const struct img_endpoint *ep, const c
 			use_request = true;
 		else if (nonempty(a->server_address))
 			use_request = auth_key_matches(a->server_address, ep->host);
-		(void)requested_domain;
 	}
 	if (use_request && (nonempty(a->username) || nonempty(a->auth) || nonempty(a->identity_token) ||
 			    nonempty(a->registry_token))) {
@@ -752,16 +751,7 @@ out:
 	if (pins.n > 0)
 		img_pins_remove(s, &pins);
 	img_strv_clear(&pins);
-	if (rec != NULL) {
-		/* not committed: free it through the same path as a record */
-		struct img_image *im = calloc(1, sizeof(*im));
-		if (im) {
-			*im = rec->img;
-			img_image_free(im);
-		}
-		img_strv_clear(&rec->blobs);
-		free(rec);
-	}
+	img_record_free(rec); /* not committed */
 	free(layers);
 	if (man != top)
 		json_object_put(man);
@@ -794,7 +784,7 @@ int img_pull_ex(struct img_store *s, const char *text, const struct img_auth *au
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct img_creds creds;
-		if (creds_for(s, &eps[i], ref.domain, auth, &creds) < 0) {
+		if (creds_for(s, &eps[i], auth, &creds) < 0) {
 			crix_err_make(err, EINVAL, "pull %s: invalid \"auth\" in the credentials", full);
 			goto out;
 		}

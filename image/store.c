@@ -102,10 +102,9 @@ int img_store_reload_registries(struct img_store *s, const struct cfg_registry *
 
 /* ---- records ---- */
 
-void img_image_free(struct img_image *im)
+/* Frees what im points to, not im itself. */
+static void image_clear(struct img_image *im)
 {
-	if (im == NULL)
-		return;
 	free(im->id);
 	for (size_t i = 0; i < im->n_repo_tags; i++)
 		free(im->repo_tags[i]);
@@ -118,6 +117,13 @@ void img_image_free(struct img_image *im)
 	for (size_t i = 0; i < im->n_layers; i++)
 		free(im->layers[i]);
 	free(im->layers);
+}
+
+void img_image_free(struct img_image *im)
+{
+	if (im == NULL)
+		return;
+	image_clear(im);
 	free(im);
 }
 
@@ -128,16 +134,11 @@ void img_image_list_free(struct img_image **images, size_t n)
 	free(images);
 }
 
-static void record_free(struct img_record *r)
+void img_record_free(struct img_record *r)
 {
 	if (r == NULL)
 		return;
-	/* the img part is embedded: free its members, not itself */
-	struct img_image *im = malloc(sizeof(*im));
-	if (im != NULL) {
-		*im = r->img;
-		img_image_free(im);
-	}
+	image_clear(&r->img);
 	img_strv_clear(&r->blobs);
 	free(r);
 }
@@ -274,7 +275,7 @@ static int record_load(const char *path, struct img_record **out, struct crix_er
 	}
 	json_object_put(o);
 	if (rc < 0) {
-		record_free(r);
+		img_record_free(r);
 		if (err && *err)
 			return crix_err_wrap(err, "image record %s", path);
 		return crix_err_make(err, EINVAL, "image record %s: malformed", path);
@@ -310,7 +311,7 @@ static int load_records(struct img_store *s, struct crix_err **err)
 		}
 		struct img_record **v = realloc(s->records, (s->n_records + 1) * sizeof(*v));
 		if (v == NULL) {
-			record_free(r);
+			img_record_free(r);
 			return crix_err_make(err, ENOMEM, "load records");
 		}
 		s->records = v;
@@ -381,7 +382,7 @@ void img_store_close(struct img_store *s)
 		return;
 	img_http_free(s->http);
 	for (size_t i = 0; i < s->n_records; i++)
-		record_free(s->records[i]);
+		img_record_free(s->records[i]);
 	free(s->records);
 	if (s->regs != NULL) {
 		registries_free(s->regs->v, s->regs->n);
@@ -660,7 +661,7 @@ int img_remove(struct img_store *s, const char *name, struct crix_err **err)
 	}
 	pthread_mutex_unlock(&s->lock);
 	crix_info("removed image %s (%s)", r->img.id, name);
-	record_free(r);
+	img_record_free(r);
 	if (collect_garbage(s, err) < 0)
 		return crix_err_wrap(err, "remove image %s", name);
 	return 0;
@@ -721,18 +722,18 @@ int img_store_commit(struct img_store *s, struct img_record *rec, struct crix_er
 		else
 			rc = record_save(s, existing, err);
 		pthread_mutex_unlock(&s->lock);
-		record_free(rec);
+		img_record_free(rec);
 		return rc;
 	}
 	if (record_save(s, rec, err) < 0) {
 		pthread_mutex_unlock(&s->lock);
-		record_free(rec);
+		img_record_free(rec);
 		return -1;
 	}
 	struct img_record **v = realloc(s->records, (s->n_records + 1) * sizeof(*v));
 	if (v == NULL) {
 		pthread_mutex_unlock(&s->lock);
-		record_free(rec);
+		img_record_free(rec);
 		return crix_err_make(err, ENOMEM, "record image");
 	}
 	s->records = v;
