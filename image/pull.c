@@ -310,7 +310,13 @@ static int fetch_manifest(struct img_client *c, const char *reference, const cha
 				     "schema 2 or OCI)",
 				     reference);
 	}
+	/* mediaType is optional in OCI manifests; registries may say application/json */
 	const char *mt = json_str(o, "mediaType");
+	if (mt == NULL && strcmp(ct, MT_OCI_INDEX) && strcmp(ct, MT_OCI_MANIFEST) && strcmp(ct, MT_DOCKER_LIST) &&
+	    strcmp(ct, MT_DOCKER_MANIFEST))
+		mt = json_object_object_get_ex(o, "manifests", &v) ? MT_OCI_INDEX
+		     : json_object_object_get_ex(o, "layers", &v)  ? MT_OCI_MANIFEST
+								   : NULL;
 	*media_type = strdup(mt ? mt : ct);
 	if (img_blob_write(c->store, digest, body, len, err) < 0) {
 		json_object_put(o);

@@ -279,7 +279,7 @@ class FakeRegistry:
     """A registry that misbehaves: mode "garbage" answers manifests with non-JSON, "hang"
     accepts connections and never answers, "reset" closes them at once, "flaky" answers 503
     `fail` times before proxying to `upstream`, "huge" serves a manifest over 4 MiB, "proxy"
-    just proxies, "slow" proxies blobs at about `rate` bytes/s, "schema1" answers manifests
+    just proxies, "plainjson" proxies with manifests typed application/json, "slow" proxies blobs at about `rate` bytes/s, "schema1" answers manifests
     with a Docker schema 1 manifest, "wrongdigest" answers a manifest asked for by digest with
     the repository's "v1" manifest. Requested paths are in .paths."""
 
@@ -334,8 +334,11 @@ class FakeRegistry:
                 try:
                     with urllib.request.urlopen(req) as r:
                         body = r.read()
+                        ctype = r.headers.get("Content-Type", "")
+                        if fake.mode == "plainjson" and "/manifests/" in self.path:
+                            ctype = "application/json"
                         if fake.mode != "slow" or "/blobs/" not in self.path:
-                            return self.send(r.status, body, r.headers.get("Content-Type", ""))
+                            return self.send(r.status, body, ctype)
                         self.send_response(r.status)
                         self.send_header("Content-Length", str(len(body)))
                         self.end_headers()
@@ -434,7 +437,8 @@ class Image:
     """An image ready to push: blobs by digest, the manifest bytes and its media type."""
 
     def __init__(self, layers, flavour="oci", comp="gzip", arch="amd64", user="", raw_layers=None,
-                 config_extra=None):
+                 config_extra=None, bare=False):
+        """bare: an OCI manifest without its optional mediaType field."""
         self.blobs = {}
         diff_ids, descs = [], []
         tars = [tar_bytes(l) for l in layers] if raw_layers is None else raw_layers
@@ -457,8 +461,10 @@ class Image:
                     "config": {"mediaType": OCI_CONFIG if flavour == "oci" else DOCKER_CONFIG,
                                "digest": self.config_digest, "size": len(self.config)},
                     "layers": descs}
-        self.manifest = json.dumps(manifest).encode()
         self.media_type = manifest["mediaType"]
+        if bare:
+            del manifest["mediaType"]
+        self.manifest = json.dumps(manifest).encode()
         self.digest = digest(self.manifest)
         self.id = self.config_digest
 

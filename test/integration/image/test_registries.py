@@ -182,6 +182,20 @@ def test_pull_by_digest_verifies_the_manifest(crix_image, registry, images):
         fake.stop()
 
 
+def test_manifest_without_media_type_served_as_json(crix_image, tmp_path):
+    reg = testenv.Registry(str(tmp_path / "reg"), str(tmp_path / "storage"))
+    fake = testenv.FakeRegistry("plainjson", upstream=reg.url)
+    try:
+        img = testenv.Image([testenv.busybox_entries()], bare=True)
+        assert b"mediaType\": \"application/vnd.oci.image.manifest" not in img.manifest
+        testenv.push(reg.url, "crix/bare", "v1", img)
+        crix_image.registry(fake.host, insecure=True)
+        assert crix_image.pull_ok(ref(fake.host, "bare")) == [img.config_digest]
+    finally:
+        fake.stop()
+        reg.stop()
+
+
 def test_hanging_registry_times_out(crix_image):
     fake = testenv.FakeRegistry("hang")
     try:
