@@ -281,7 +281,8 @@ class FakeRegistry:
     `fail` times before proxying to `upstream`, "huge" serves a manifest over 4 MiB, "proxy"
     just proxies, "plainjson" proxies with manifests typed application/json, "slow" proxies blobs at about `rate` bytes/s, "schema1" answers manifests
     with a Docker schema 1 manifest, "wrongdigest" answers a manifest asked for by digest with
-    the repository's "v1" manifest. Requested paths are in .paths."""
+    the repository's "v1" manifest, "cutblob" sends only half of the first `fail` blob
+    responses and closes the connection. Requested paths are in .paths."""
 
     def __init__(self, mode, upstream=None, fail=2, rate=256 << 10):
         self.mode, self.upstream, self.fail, self.rate = mode, upstream, fail, rate
@@ -337,6 +338,16 @@ class FakeRegistry:
                         ctype = r.headers.get("Content-Type", "")
                         if fake.mode == "plainjson" and "/manifests/" in self.path:
                             ctype = "application/json"
+                        if fake.mode == "cutblob" and "/blobs/" in self.path and fake.fail > 0 and len(body) > 1000:
+                            fake.fail -= 1
+                            self.send_response(r.status)
+                            self.send_header("Content-Length", str(len(body)))
+                            self.end_headers()
+                            self.wfile.write(body[:len(body) // 2])
+                            self.wfile.flush()
+                            self.close_connection = True
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                            return
                         if fake.mode != "slow" or "/blobs/" not in self.path:
                             return self.send(r.status, body, ctype)
                         self.send_response(r.status)

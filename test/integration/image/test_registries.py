@@ -219,6 +219,19 @@ def test_retries_on_503(crix_image, registry, images):
         fake.stop()
 
 
+def test_stream_cut_mid_blob_is_fetched_again(crix_image, registry, images):
+    fake = testenv.FakeRegistry("cutblob", upstream=registry.url, fail=1)
+    try:
+        crix_image.registry(fake.host, insecure=True)
+        crix_image.extra = ["--log-level", "warn"]
+        p = crix_image.pull(ref(fake.host), check=True)
+        assert p.stdout.split() == [images["single"].config_digest]
+        assert fake.fail == 0 and "fetching it again" in p.stderr
+        assert crix_image.listdir("tmp") == []
+    finally:
+        fake.stop()
+
+
 def test_identical_concurrent_pulls_share_downloads(crix_image, registry, images):
     proxy = testenv.FakeRegistry("slow", upstream=registry.url, rate=4 << 20)
     try:
