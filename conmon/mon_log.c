@@ -84,6 +84,10 @@ static int flush(struct mon_log *log, struct crix_err **err)
 		}
 		done += (size_t)n;
 	}
+	/* The buffer holds whole records: cut a partial write off, so the file never ends in a
+	 * broken record that the next one would be glued to. */
+	if (done < log->used && done > 0 && ftruncate(log->fd, (off_t)log->size) == 0)
+		done = 0;
 	log->size += done;
 	log->dropped += log->used - done;
 	log->used = 0;
@@ -132,6 +136,9 @@ static int write_record(struct mon_log *log, const char *header, size_t header_l
 		if (rotate(log, err) < 0)
 			rc = -1;
 	}
+	/* Keep records whole within one write when they fit (a read's worth always does). */
+	if (log->used + record_len > MON_LOG_BUF_SIZE && flush(log, err) < 0)
+		rc = -1;
 	if (append(log, header, header_len, err) < 0)
 		rc = -1;
 	if (append(log, data, len, err) < 0)

@@ -38,7 +38,8 @@ size_t mon_log_format_time(struct mon_log *log, const struct timespec *ts, char 
 int mon_log_open(struct mon_log *log, const char *path, uint64_t max_size, struct crix_err **err);
 
 /* Writes the chunk as records stamped ts. Fails (having counted the loss in dropped) when the
- * file cannot be written, e.g. a full disk; the log stays usable. */
+ * file cannot be written, e.g. a full disk; the log stays usable and, for chunks up to 64 KiB
+ * less a record header, never ends in a torn record. */
 int mon_log_write(struct mon_log *log, enum mon_stream stream, const char *data, size_t len,
 		  const struct timespec *ts, struct crix_err **err);
 
