@@ -63,6 +63,8 @@ static char io_buf[MON_ATTACH_DATA_MAX];
 
 /* How long --exec-attach waits for its first client. */
 #define MON_ATTACH_WAIT_MS 60000
+/* How long an attach client may leave a packet untaken before it is disconnected. */
+#define MON_CLIENT_STALL_MS 1000
 
 static int watch(struct monitor *m, int op, int fd, enum watch what, uint32_t events)
 {
@@ -113,15 +115,36 @@ static void accept_client(struct monitor *m)
 	client_events(m, c);
 }
 
-/* A client too slow to take a packet loses it: the container is never held up by a reader. */
+/* Sends one packet, waiting up to MON_CLIENT_STALL_MS for room: a client that stalls
+ * briefly holds the container back (its output pipe fills), one that stalls longer is
+ * disconnected rather than silently handed a stream with holes. */
+static bool send_packet(int fd, struct msghdr *msg)
+{
+	for (;;) {
+		if (sendmsg(fd, msg, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return true;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN && errno != ENOBUFS)
+			return false;
+		struct pollfd p = {fd, POLLOUT, 0};
+		int n = poll(&p, 1, MON_CLIENT_STALL_MS);
+		if (n == 0)
+			errno = ETIMEDOUT;
+		if (n <= 0 || (p.revents & (POLLERR | POLLHUP)))
+			return false;
+	}
+}
+
 static void broadcast(struct monitor *m, enum mon_stream stream, const char *data, size_t len)
 {
 	unsigned char tag = (unsigned char)stream;
 	struct iovec iov[2] = {{&tag, 1}, {(void *)data, len}};
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
 	for (size_t i = 0; i < m->n_clients;) {
-		if (sendmsg(m->clients[i].fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EAGAIN &&
-		    errno != ENOBUFS) {
+		if (!send_packet(m->clients[i].fd, &msg)) {
+			if (errno == ETIMEDOUT)
+				crix_warn("container %s: attach client stalled, disconnected", m->opts->cid);
 			drop_client(m, i);
 			continue;
 		}

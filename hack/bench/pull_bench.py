@@ -1,5 +1,4 @@
 """Driver for hack/bench/pull: prints seconds, MB/s and ratios (best of RUNS each)."""
-import gzip
 import io
 import os
 import shutil
@@ -9,7 +8,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import threading
 import time
 
 import grpc

@@ -10,7 +10,7 @@ import time
 import grpc
 import pytest
 
-from conftest import IMAGE, RUNTIME, api, binary
+from crixtest import RUNTIME, api, binary
 
 
 def raw_call(d, path, payload, timeout=10):

@@ -12,17 +12,15 @@ import subprocess
 import time
 import uuid
 
+from crixtest import BUILD
+
 RUNC = "/usr/sbin/runc"
 CGROUP_PARENT = "/crix-conmon-test"
 RECORD = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (stdout|stderr) ([FP]) (.*)$", re.S)
 
 
 def conmon_binary():
-    build = os.environ.get("CRIX_BUILD_DIR")
-    if build is None:
-        top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-        build = os.path.join(top, "build-test")
-    return os.path.join(build, "conmon", "crix-conmon")
+    return os.path.join(BUILD, "conmon", "crix-conmon")
 
 
 def wait_for(predicate, timeout=10.0, what="condition"):

@@ -167,3 +167,24 @@ def test_exec_attach_with_terminal(containers):
     # the container itself goes on
     assert b'"running"' in c.runc("state", c.id).stdout
     s.close()
+
+
+def test_stalled_client_is_dropped_not_the_output(containers):
+    c = containers(["sh", "-c", "i=0; while [ $i -lt 60000 ]; do echo line $i; i=$((i+1)); done"])
+    c.create()
+    s = connect_attach(c)  # never reads
+    c.runc("start", c.id)
+    assert c.exit_code(60) == 0
+    lines = stream_lines(c.log_records(), "stdout")
+    assert lines == [b"line %d" % i for i in range(60000)]
+    assert b"attach client stalled, disconnected" in c.read(c.monitor_log)
+    # what it was sent is whole packets, then the hang-up
+    got = 0
+    while True:
+        packet = s.recv(65536)
+        if not packet:
+            break
+        assert packet[0] == 2
+        got += len(packet) - 1
+    assert 0 < got < sum(len(l) + 1 for l in lines)
+    s.close()

@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 import testenv
-from conftest import PASSWORD, USER
+from image_helpers import PASSWORD, USER
 
 api = pytest.importorskip("api_pb2")
 

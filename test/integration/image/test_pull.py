@@ -8,7 +8,6 @@ import subprocess
 import pytest
 
 import testenv
-from conftest import CrixImage  # noqa: F401  (this folder's conftest)
 
 
 def ref(reg, name, tag="v1"):

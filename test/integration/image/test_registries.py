@@ -1,7 +1,6 @@
 """Registry behaviours through crix-image: TLS with a test CA, insecure registries, Basic and
 Bearer auth (request credentials and the auth file), mirrors, misbehaving registries, shared
 downloads and a kill -9 in mid-pull."""
-import json
 import os
 import signal
 import subprocess
@@ -10,7 +9,8 @@ import time
 import pytest
 
 import testenv
-from conftest import PASSWORD, USER, basic_auth_file
+from crixtest import BUILD
+from image_helpers import PASSWORD, USER, basic_auth_file
 
 
 def ref(host, name="single", tag="v1"):
@@ -253,7 +253,7 @@ def test_kill_9_mid_pull(crix_image, registry, images):
     proxy = testenv.FakeRegistry("slow", upstream=registry.url, rate=200 << 10)
     try:
         crix_image.registry(proxy.host, insecure=True)
-        cmd = [os.path.join(build_dir(), "image", "crix-image"), "--root", crix_image.root,
+        cmd = [os.path.join(BUILD, "image", "crix-image"), "--root", crix_image.root,
                "--config", crix_image.config, "pull", ref(proxy.host, "multi")]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
@@ -271,12 +271,7 @@ def test_kill_9_mid_pull(crix_image, registry, images):
     assert crix_image.pull_ok(ref(registry.host, "multi")) == [images["multi"].config_digest]
 
 
-def build_dir():
-    from conftest import BUILD
-    return BUILD
-
-
-def test_auth_file_bad_json_is_ignored_with_warning(crix_image, registry, tmp_path, images):
+def test_auth_file_bad_json_is_ignored_with_warning(crix_image, registry, tmp_path):
     bad = tmp_path / "auth.json"
     bad.write_text("{not json")
     crix_image.registry(registry.host, insecure=True)
@@ -284,4 +279,3 @@ def test_auth_file_bad_json_is_ignored_with_warning(crix_image, registry, tmp_pa
     crix_image.extra = ["--log-level", "warn"]
     p = crix_image.pull(ref(registry.host), check=True)
     assert "not JSON" in p.stderr
-    _ = json, images

@@ -7,9 +7,8 @@ import os
 import subprocess
 import uuid
 
+from crixtest import BUILD
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-BUILD = os.environ.get("CRIX_BUILD_DIR", os.path.join(TOP, "build-test"))
 RUNC = "/usr/sbin/runc"
 CGROUP_PARENT = "/crix-rt-test"
 CGROUP_ROOT = "/sys/fs/cgroup"

@@ -6,7 +6,7 @@ import subprocess
 import threading
 import time
 
-from runtime_helpers import CGROUP_PARENT, create, new_id, read, run_both, start_detached
+from runtime_helpers import CGROUP_PARENT, create, new_id, read, start_detached
 
 
 def test_exec_options_match_runc(runtimes, make_bundle):

@@ -1,9 +1,7 @@
 """The container's process and filesystem under crix-runtime and runc: same observations."""
 import os
-import re
-import time
 
-from runtime_helpers import CGROUP_PARENT, new_id, read, run_both, start_detached
+from runtime_helpers import CGROUP_PARENT, read, run_both, start_detached
 
 STATUS_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from runtime_helpers import CGROUP_PARENT, CGROUP_ROOT, create, new_id, read, run_both
+from runtime_helpers import CGROUP_PARENT, CGROUP_ROOT, create, read, run_both
 
 MiB = 1024 * 1024
 

@@ -1,0 +1,140 @@
+"""Benchmark of crix-runtime, crun and runc (see hack/bench/runtime)."""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CGROUP_PARENT = "/crix-bench"
+HUGETLB = "/sys/fs/cgroup/hugetlb"
+
+
+def make_rootfs(path):
+    busybox = shutil.which("busybox", path="/bin:/usr/bin")
+    for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root"):
+        os.makedirs(os.path.join(path, d), exist_ok=True)
+    shutil.copy2(busybox, os.path.join(path, "bin", "busybox"))
+    for applet in ("sh", "true"):
+        os.symlink("busybox", os.path.join(path, "bin", applet))
+    with open(os.path.join(path, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0:root:/root:/bin/sh\n")
+
+
+def make_bundle(crix, path):
+    make_rootfs(os.path.join(path, "rootfs"))
+    subprocess.run([crix, "spec", "--bundle", path], check=True)
+    with open(os.path.join(path, "config.json")) as f:
+        config = json.load(f)
+    config["ociVersion"] = "1.0.2-dev"  # crun 1.8 refuses newer versions
+    config["process"]["terminal"] = False
+    config["process"]["args"] = ["/bin/true"]
+    return config
+
+
+def write_config(path, config, cid):
+    config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(config, f)
+
+
+def timed(cmds):
+    """Wall time of running the commands one after the other, in ms."""
+    t = time.perf_counter()
+    for cmd in cmds:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode, p.stderr.decode()))
+    return (time.perf_counter() - t) * 1000
+
+
+def peak_rss_kib(cmd):
+    p = subprocess.run(["/usr/bin/time", "-v"] + cmd, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in p.stderr.splitlines():
+        if "Maximum resident set size" in line:
+            return int(line.split(":")[1])
+    raise RuntimeError("no RSS from /usr/bin/time: %s" % p.stderr)
+
+
+def pct(values, q):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+def remove_cgroups():
+    for hier in os.listdir("/sys/fs/cgroup"):
+        top = os.path.join("/sys/fs/cgroup", hier, CGROUP_PARENT.lstrip("/"))
+        if os.path.isdir(top):
+            for d in [os.path.join(top, e) for e in os.listdir(top)] + [top]:
+                if os.path.isdir(d):
+                    try:
+                        os.rmdir(d)
+                    except OSError:
+                        pass
+
+
+def main():
+    crix, runs = sys.argv[1], int(sys.argv[2])
+    runtimes = [("crix-runtime", crix), ("crun", "/usr/bin/crun"), ("runc", "/usr/sbin/runc")]
+    mounted_hugetlb = False
+    if not os.path.ismount(HUGETLB):  # crun 1.8 refuses a hybrid host without it
+        os.makedirs(HUGETLB, exist_ok=True)
+        subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", HUGETLB], check=True)
+        mounted_hugetlb = True
+    work = tempfile.mkdtemp(prefix="crix-bench-")
+    try:
+        bundle = os.path.join(work, "bundle")
+        config = make_bundle(crix, bundle)
+        roots = {name: os.path.join(work, "root-" + name) for name, _ in runtimes}
+        results = {name: {"run": [], "csd": [], "rss": []} for name, _ in runtimes}
+        n = 0
+        for i in range(runs + 2):  # two warm-up rounds, not counted
+            for name, path in runtimes:
+                base = [path, "--root", roots[name]]
+                n += 1
+                cid = "b%d" % n
+                write_config(bundle, config, cid)
+                ms = timed([base + ["run", "--bundle", bundle, cid]])
+                n += 1
+                cid2 = "b%d" % n
+                write_config(bundle, config, cid2)
+                ms2 = timed([base + ["create", "--bundle", bundle, cid2], base + ["start", cid2],
+                             base + ["delete", "--force", cid2]])
+                if i >= 2:
+                    results[name]["run"].append(ms)
+                    results[name]["csd"].append(ms2)
+        for name, path in runtimes:
+            for i in range(10):
+                n += 1
+                cid = "b%d" % n
+                write_config(bundle, config, cid)
+                results[name]["rss"].append(peak_rss_kib([path, "--root", roots[name], "run", "--bundle",
+                                                          bundle, cid]))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        remove_cgroups()
+        if mounted_hugetlb:
+            subprocess.run(["umount", HUGETLB])
+
+    print("%d runs each, interleaved; load average %s" % (runs, open("/proc/loadavg").read().split()[0]))
+    print("%-13s %9s %9s %13s %13s %14s" % ("runtime", "run p50", "run p90", "c+s+d p50", "c+s+d p90",
+                                             "peak RSS"))
+    for name, _ in runtimes:
+        r = results[name]
+        print("%-13s %6.1f ms %6.1f ms %10.1f ms %10.1f ms %10.1f MiB" % (
+            name, statistics.median(r["run"]), pct(r["run"], 0.9), statistics.median(r["csd"]),
+            pct(r["csd"], 0.9), max(r["rss"]) / 1024))
+    c = results["crix-runtime"]
+    for other in ("crun", "runc"):
+        o = results[other]
+        print("crix/%-5s run p50 %.2f  c+s+d p50 %.2f  peak RSS %.2f" % (
+            other, statistics.median(c["run"]) / statistics.median(o["run"]),
+            statistics.median(c["csd"]) / statistics.median(o["csd"]), max(c["rss"]) / max(o["rss"])))
+
+
+if __name__ == "__main__":
+    main()
