@@ -41,14 +41,17 @@ def write_config(path, config, cid):
 
 
 def timed(cmds):
-    """Wall time of running the commands one after the other, in ms."""
-    t = time.perf_counter()
-    for cmd in cmds:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
-        if p.returncode != 0:
-            raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode, p.stderr.decode()))
-    return (time.perf_counter() - t) * 1000
+    """Wall time of running the commands one after the other, in ms. stderr goes to a file, not
+    a pipe: a created container holds the caller's stdio, so a pipe would not reach EOF until
+    the container exits."""
+    with tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        for cmd in cmds:
+            p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+            if p.returncode != 0:
+                err.seek(0)
+                raise RuntimeError("%s: exit %d: %s" % (" ".join(cmd), p.returncode, err.read().decode()))
+        return (time.perf_counter() - t) * 1000
 
 
 def peak_rss_kib(cmd):

@@ -333,6 +333,31 @@ static int parse_size(const char *s, int64_t *out)
 	return 0;
 }
 
+/* The --resources argument: a file, or - for stdin. */
+static int read_resources(const char *arg, struct oci_resources **res, struct crix_err **err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	if (strcmp(arg, "-") == 0) {
+		FILE *mem = open_memstream(&text, &len);
+		if (mem == NULL)
+			return crix_err_make(err, errno, "--resources -");
+		char buf[4096];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+			fwrite(buf, 1, n, mem);
+		fclose(mem);
+	} else if (crix_read_file(arg, 1 << 20, &text, &len, err) < 0) {
+		return -1;
+	}
+	struct json_object *obj = json_tokener_parse(text ? text : "");
+	if (obj == NULL)
+		return crix_err_make(err, EINVAL, "--resources %s: not JSON", arg);
+	int r = oci_resources_from_json(obj, "resources", res, err);
+	json_object_put(obj);
+	return r;
+}
+
 static int cmd_update(int argc, char **argv)
 {
 	enum { O_RES = 256, O_MEM, O_MEMRES, O_SWAP, O_SHARES, O_QUOTA, O_PERIOD, O_CPUS, O_MEMS, O_PIDS,
@@ -347,39 +372,26 @@ static int cmd_update(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	_cleanup_err_ struct crix_err *err = NULL;
-	struct oci_resources *res = calloc(1, sizeof(*res));
-	if (res == NULL)
-		return 1;
+	/* As with runc, --resources (wherever it stands) is the whole update: the flags are for
+	 * an update without it. */
+	const char *resources = NULL;
 	int c, code = 0;
+	while ((c = getopt_long(argc, argv, "+r:", opts, NULL)) != -1) {
+		if (c == '?')
+			return usage_error("update", "bad option");
+		if (c == 'r')
+			resources = optarg;
+	}
+	struct oci_resources *res = NULL;
+	if (resources != NULL && read_resources(resources, &res, &err) < 0)
+		return report(err);
+	if (res == NULL && (res = calloc(1, sizeof(*res))) == NULL)
+		return 1;
+	if (resources == NULL)
+		optind = 0; /* the options again, for the flags */
 	int64_t v = 0;
-	while (code == 0 && (c = getopt_long(argc, argv, "+r:", opts, NULL)) != -1) {
-		if (c == 'r') {
-			_cleanup_free_ char *text = NULL;
-			size_t len;
-			if (strcmp(optarg, "-") == 0) {
-				FILE *mem = open_memstream(&text, &len);
-				char buf[4096];
-				size_t n;
-				while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
-					fwrite(buf, 1, n, mem);
-				fclose(mem);
-			} else if (crix_read_file(optarg, 1 << 20, &text, &len, &err) < 0) {
-				code = report(err);
-				break;
-			}
-			struct json_object *obj = json_tokener_parse(text ? text : "");
-			oci_resources_free(res);
-			res = NULL;
-			if (obj == NULL) {
-				crix_err_make(&err, EINVAL, "--resources %s: not JSON", optarg);
-				code = report(err);
-			} else if (oci_resources_from_json(obj, "resources", &res, &err) < 0) {
-				code = report(err);
-			}
-			json_object_put(obj);
-			continue;
-		}
-		if (c == '?' || (c != O_CPUS && c != O_MEMS && parse_size(optarg, &v) < 0)) {
+	while (code == 0 && resources == NULL && (c = getopt_long(argc, argv, "+r:", opts, NULL)) != -1) {
+		if (c != O_CPUS && c != O_MEMS && parse_size(optarg, &v) < 0) {
 			code = usage_error("update", "bad option value");
 			break;
 		}
@@ -405,7 +417,7 @@ static int cmd_update(int argc, char **argv)
 	const char *id = code == 0 ? require_id(argc, argv, "update") : NULL;
 	if (code == 0 && id == NULL)
 		code = 2;
-	if (code == 0 && res != NULL && oci_container_update(g.root, id, res, &err) < 0)
+	if (code == 0 && oci_container_update(g.root, id, res, &err) < 0)
 		code = report(err);
 	oci_resources_free(res);
 	return code;

@@ -10,11 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -256,20 +259,23 @@ static int write_pid_file(const char *path, pid_t pid, struct crix_err **err)
 	return oci_write_file_replace(path, buf, (size_t)n, err);
 }
 
-static int ctr_create(const char *root, const char *id, const struct oci_create_opts *opts,
+/* console_fd: -1, or a console socket end of the caller's own (taken over: closed here) that
+ * stands in for --console-socket. */
+static int ctr_create(const char *root, const char *id, const struct oci_create_opts *opts, int console_fd,
 		      struct ctr **out, struct crix_err **err)
 {
 	struct ctr *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return crix_err_make(err, ENOMEM, "create %s", id);
-	c->fifo_fd = -1;
-	c->st = calloc(1, sizeof(*c->st));
-	if (c->st == NULL) {
+	if (c == NULL || (c->st = calloc(1, sizeof(*c->st))) == NULL) {
 		free(c);
+		if (console_fd >= 0)
+			close(console_fd);
 		return crix_err_make(err, ENOMEM, "create %s", id);
 	}
+	c->fifo_fd = -1;
 	c->st->id = strdup(id);
 	if (oci_state_reserve(root, id, &c->st->dir, err) < 0) {
+		if (console_fd >= 0)
+			close(console_fd);
 		ctr_free(c);
 		return -1;
 	}
@@ -307,6 +313,8 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 		goto fail;
 	if (oci_plan_build(spec->process, spec->linux ? spec->linux->seccomp : NULL, &c->plan, err) < 0)
 		goto fail;
+	if (spec->linux && spec->linux->mount_label)
+		crix_debug("linux.mountLabel %s ignored: SELinux is not supported", spec->linux->mount_label);
 	crix_debug("%s: spec read and process planned", id);
 	c->plan->preserve_fds = opts->preserve_fds;
 
@@ -363,12 +371,15 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 		goto fail;
 	}
 	if (spec->process->terminal) {
-		if (opts->console_socket == NULL) {
+		if (console_fd >= 0) {
+			in.console_fd = console_fd;
+			console_fd = -1;
+		} else if (opts->console_socket == NULL) {
 			crix_err_make(err, EINVAL, "process.terminal needs --console-socket");
 			goto fail;
-		}
-		if ((in.console_fd = oci_console_connect(opts->console_socket, err)) < 0)
+		} else if ((in.console_fd = oci_console_connect(opts->console_socket, err)) < 0) {
 			goto fail;
+		}
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		crix_err_make(err, errno, "socketpair");
@@ -377,6 +388,7 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 	in.spec = spec;
 	in.plan = c->plan;
 	in.rootfs = (struct oci_rootfs_opts){.rootfs = c->st->rootfs,
+					     .bundle = c->st->bundle,
 					     .user_ns = in.ns_new[OCI_NS_USER] || in.ns_fd[OCI_NS_USER] >= 0,
 					     .cgroup_ns = in.ns_new[OCI_NS_CGROUP],
 					     .no_pivot = opts->no_pivot};
@@ -449,6 +461,8 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 	close(sv[0]);
 	if (in.console_fd >= 0)
 		close(in.console_fd);
+	if (console_fd >= 0)
+		close(console_fd);
 	*out = c;
 	return 0;
 fail:
@@ -457,6 +471,8 @@ fail:
 			close(in.ns_fd[t]);
 	if (in.console_fd >= 0)
 		close(in.console_fd);
+	if (console_fd >= 0)
+		close(console_fd);
 	if (sv[0] >= 0)
 		close(sv[0]);
 	if (sv[1] >= 0)
@@ -470,7 +486,7 @@ int oci_container_create(const char *root, const char *id, const struct oci_crea
 			 struct crix_err **err)
 {
 	struct ctr *c = NULL;
-	if (ctr_create(root, id, opts, &c, err) < 0)
+	if (ctr_create(root, id, opts, -1, &c, err) < 0)
 		return -1;
 	ctr_free(c);
 	return 0;
@@ -534,23 +550,90 @@ static void block_signals(sigset_t *set)
 	sigprocmask(SIG_BLOCK, set, NULL);
 }
 
-/* Waits for pid (our child, or adopted as subreaper), forwarding signals to it; returns its
- * exit code (128+signal when killed). */
-static int wait_forwarding(pid_t pid, const sigset_t *set)
+static void copy_window_size(int from, int to)
 {
-	for (;;) {
+	struct winsize ws;
+	if (ioctl(from, TIOCGWINSZ, &ws) == 0)
+		ioctl(to, TIOCSWINSZ, &ws);
+}
+
+/* Copies what is there to read from one fd to another: 1 when it copied, 0 when there was
+ * nothing yet, -1 at EOF or on an error (EIO once a pty's other side is closed). */
+static int relay(int from, int to)
+{
+	char buf[8192];
+	ssize_t n;
+	do
+		n = read(from, buf, sizeof(buf));
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	if (n <= 0)
+		return -1;
+	crix_write_all(to, buf, (size_t)n);
+	return 1;
+}
+
+/* Waits for pid (our child, or adopted as subreaper), forwarding signals to it; returns its
+ * exit code (128+signal when killed). With a pty master (a foreground run or exec with a
+ * terminal and no --console-socket) it relays the terminal meanwhile, as runc does: stdin to
+ * the master, the master to stdout, our window size to the pty; the caller's terminal is raw
+ * for the while. */
+static int wait_forwarding(pid_t pid, const sigset_t *set, int master)
+{
+	_cleanup_close_ int sfd = signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
+	struct termios saved;
+	bool raw = false;
+	if (master >= 0 && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
+		struct termios t = saved;
+		cfmakeraw(&t);
+		raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+		copy_window_size(STDIN_FILENO, master);
+	}
+	struct pollfd fds[3] = {{sfd, POLLIN, 0}, {master, POLLIN, 0}, {master >= 0 ? STDIN_FILENO : -1, POLLIN, 0}};
+	int code = -1;
+	while (code < 0) {
 		int status;
 		pid_t r;
 		while ((r = waitpid(-1, &status, WNOHANG)) > 0)
 			if (r == pid)
-				return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		if (r < 0 && errno == ECHILD)
-			return 255;
-		siginfo_t info;
-		int sig = sigwaitinfo(set, &info);
-		if (sig > 0 && sig != SIGCHLD)
-			kill(pid, sig);
+				code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (code >= 0)
+			break;
+		if (r < 0 && errno == ECHILD) {
+			code = 255;
+			break;
+		}
+		if (poll(fds, 3, -1) < 0)
+			continue;
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo == SIGWINCH && master >= 0)
+				copy_window_size(STDIN_FILENO, master);
+			else if (si.ssi_signo != SIGCHLD)
+				kill(pid, (int)si.ssi_signo);
+		}
+		for (int i = 1; i < 3; i++)
+			if (fds[i].revents && relay(fds[i].fd, i == 1 ? STDOUT_FILENO : master) < 0)
+				fds[i].fd = -1;
 	}
+	if (master >= 0) { /* what the process wrote just before it exited */
+		fcntl(master, F_SETFL, O_NONBLOCK);
+		while (relay(master, STDOUT_FILENO) > 0)
+			;
+	}
+	if (raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+	return code;
+}
+
+/* For a foreground process with a terminal and no --console-socket: a socket pair whose
+ * send end goes to the container as its console socket. */
+static int console_pair(int pair[2], struct crix_err **err)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+		return crix_err_make(err, errno, "console socketpair");
+	return 0;
 }
 
 int oci_container_run(const char *root, const char *id, const struct oci_create_opts *opts,
@@ -561,10 +644,21 @@ int oci_container_run(const char *root, const char *id, const struct oci_create_
 	/* The init of a two-stage create is our grandchild: adopt it when the first stage exits. */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 	struct ctr *c = NULL;
-	if (ctr_create(root, id, opts, &c, err) < 0)
+	/* Without --console-socket a terminal is relayed here: the container gets one end of a
+	 * pair as its console socket (used only when process.terminal is set). */
+	int console[2] = {-1, -1};
+	if (opts->console_socket == NULL && console_pair(console, err) < 0)
 		return -1;
-	if (write(c->fifo_fd, "0", 1) != 1) {
-		crix_err_make(err, errno, "start %s", id);
+	_cleanup_close_ int console_recv = console[0];
+	if (ctr_create(root, id, opts, console[1], &c, err) < 0)
+		return -1;
+	_cleanup_close_ int master = -1;
+	int r = 0;
+	if (c->spec->process->terminal && console_recv >= 0)
+		r = master = oci_console_recv(console_recv, err);
+	if (r >= 0 && write(c->fifo_fd, "0", 1) != 1)
+		r = crix_err_make(err, errno, "start %s", id);
+	if (r < 0) {
 		ctr_abort(c, c->st->pid);
 		ctr_free(c);
 		return -1;
@@ -575,9 +669,9 @@ int oci_container_run(const char *root, const char *id, const struct oci_create_
 	close(c->fifo_fd);
 	c->fifo_fd = -1;
 	poststart(c->spec, c->st);
-	*exit_code = wait_forwarding(c->st->pid, &set);
+	*exit_code = wait_forwarding(c->st->pid, &set, master);
 	crix_debug("%s: exited with %d", id, *exit_code);
-	int r = cleanup(c->spec, c->st, c->cg, err);
+	r = cleanup(c->spec, c->st, c->cg, err);
 	ctr_free(c);
 	return r;
 }
@@ -906,7 +1000,7 @@ int oci_container_exec(const char *root, const char *id, const struct oci_exec_o
 	struct oci_process *process = NULL;
 	struct oci_plan *plan = NULL;
 	struct oci_cgroup *cg = NULL;
-	int pidfd = -1, console_fd = -1, sv[2] = {-1, -1};
+	int pidfd = -1, console_fd = -1, sv[2] = {-1, -1}, console[2] = {-1, -1}, master = -1;
 	pid_t child = -1, pid = -1;
 	int r = -1;
 	struct oci_sync_msg msg;
@@ -932,13 +1026,17 @@ int oci_container_exec(const char *root, const char *id, const struct oci_exec_o
 		crix_err_make(err, ESRCH, "container %s is not running", id);
 		goto out;
 	}
-	if (process->terminal) {
-		if (o->console_socket == NULL) {
-			crix_err_make(err, EINVAL, "exec --tty needs --console-socket");
-			goto out;
-		}
+	if (process->terminal && o->console_socket != NULL) {
 		if ((console_fd = oci_console_connect(o->console_socket, err)) < 0)
 			goto out;
+	} else if (process->terminal) { /* relayed here, as with run */
+		if (o->detach) {
+			crix_err_make(err, EINVAL, "exec --tty --detach needs --console-socket");
+			goto out;
+		}
+		if (console_pair(console, err) < 0)
+			goto out;
+		console_fd = console[1];
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		crix_err_make(err, errno, "socketpair");
@@ -958,6 +1056,10 @@ int oci_container_exec(const char *root, const char *id, const struct oci_exec_o
 	}
 	close(sv[1]);
 	sv[1] = -1;
+	if (console_fd >= 0) { /* the child has it: receiving the master must see its end close */
+		close(console_fd);
+		console_fd = -1;
+	}
 	if (oci_cgroup_enter(cg, child, err) < 0 || oci_sync_send(sv[0], OCI_SYNC_GO, 0, NULL) < 0)
 		goto out;
 	if (oci_sync_expect(sv[0], OCI_SYNC_PID, &msg, err) < 0)
@@ -975,12 +1077,14 @@ int oci_container_exec(const char *root, const char *id, const struct oci_exec_o
 		}
 		goto out;
 	}
+	if (console[0] >= 0 && (master = oci_console_recv(console[0], err)) < 0)
+		goto out;
 	if (write_pid_file(o->pid_file, pid, err) < 0)
 		goto out;
 	if (o->detach) {
 		*exit_code = 0;
 	} else {
-		*exit_code = wait_forwarding(pid, &set);
+		*exit_code = wait_forwarding(pid, &set, master);
 		pid = -1;
 	}
 	r = 0;
@@ -999,6 +1103,10 @@ out:
 		close(sv[1]);
 	if (console_fd >= 0)
 		close(console_fd);
+	if (console[0] >= 0)
+		close(console[0]);
+	if (master >= 0)
+		close(master);
 	if (pidfd >= 0)
 		close(pidfd);
 	oci_plan_free(plan);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,16 +426,20 @@ static int do_mount(int root_fd, const struct oci_mount *m, const struct oci_roo
 	} else if (is_bind(m, flags)) {
 		if (m->source == NULL)
 			return crix_err_make(err, EINVAL, "mount %s: bind without a source", m->destination);
+		char source[PATH_MAX];
+		if (snprintf(source, sizeof(source), "%s%s%s", m->source[0] == '/' ? "" : opts->bundle,
+			     m->source[0] == '/' ? "" : "/", m->source) >= (int)sizeof(source))
+			return crix_err_make(err, ENAMETOOLONG, "mount %s: source %s", m->destination, m->source);
 		struct stat sb;
-		if (stat(m->source, &sb) < 0)
-			return crix_err_make(err, errno, "mount %s: source %s", m->destination, m->source);
+		if (stat(source, &sb) < 0)
+			return crix_err_make(err, errno, "mount %s: source %s", m->destination, source);
 		_cleanup_close_ int dest = oci_open_in_root(root_fd, m->destination, 0, S_ISDIR(sb.st_mode),
 							     !S_ISDIR(sb.st_mode), err);
 		if (dest < 0)
 			return crix_err_wrap(err, "mount %s", m->destination);
 		char t[64];
-		if (mount(m->source, fd_path(t, sizeof(t), dest), NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
-			return crix_err_make(err, errno, "mount %s: bind %s", m->destination, m->source);
+		if (mount(source, fd_path(t, sizeof(t), dest), NULL, MS_BIND | (flags & MS_REC), NULL) < 0)
+			return crix_err_make(err, errno, "mount %s: bind %s", m->destination, source);
 		if (flags & ~(MS_BIND | MS_REC)) {
 			_cleanup_close_ int top = oci_open_in_root(root_fd, m->destination, 0, false, false, err);
 			if (top < 0 || remount_bind(fd_path(t, sizeof(t), top), m->destination, flags, err) < 0)
@@ -628,13 +633,13 @@ int oci_rootfs_pivot(const struct oci_rootfs_opts *opts, struct crix_err **err)
 	return 0;
 }
 
-static int mask_path(const char *path, const char *label, struct crix_err **err)
+static int mask_path(const char *path, struct crix_err **err)
 {
 	struct stat sb;
 	if (lstat(path, &sb) < 0)
 		return errno == ENOENT ? 0 : crix_err_make(err, errno, "mask %s", path);
 	if (S_ISDIR(sb.st_mode)) {
-		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, label) < 0)
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, NULL) < 0)
 			return crix_err_make(err, errno, "mask %s: mount a read-only tmpfs", path);
 	} else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
 		return crix_err_make(err, errno, "mask %s: bind /dev/null", path);
@@ -674,7 +679,7 @@ int oci_rootfs_finish(const struct oci_spec *spec, struct crix_err **err)
 		if (readonly_path(l->readonly_paths[i], err) < 0)
 			return -1;
 	for (size_t i = 0; l && l->masked_paths && l->masked_paths[i]; i++)
-		if (mask_path(l->masked_paths[i], l->mount_label, err) < 0)
+		if (mask_path(l->masked_paths[i], err) < 0)
 			return -1;
 	if (spec->root && spec->root->readonly && remount_bind("/", "/", MS_RDONLY, err) < 0)
 		return -1;

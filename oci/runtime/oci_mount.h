@@ -13,6 +13,7 @@
 
 struct oci_rootfs_opts {
 	const char *rootfs;   /* absolute, resolved */
+	const char *bundle;   /* absolute: relative bind sources are found there, as runc does */
 	bool user_ns;         /* in a new user namespace: bind devices instead of mknod */
 	bool cgroup_ns;       /* in a new cgroup namespace: mount cgroupfs instead of binding */
 	bool no_pivot;

@@ -211,10 +211,15 @@ def test_update_matches_runc(runtimes, make_bundle, tmp_path):
            "--cpu-quota", "30000", cid, check=True)
         flags = cgroup_files(cid)
         rt("update", "--resources", str(resources_file), cid, check=True)
-        seen[rt.name] = (flags, cgroup_files(cid))
+        from_file = cgroup_files(cid)
+        # from stdin; with --resources the flags do nothing, wherever they stand
+        rt("update", "--pids-limit", "50", "--resources", "-", cid, check=True,
+           input=json.dumps({"cpu": {"shares": 512}, "pids": {"limit": 30}}))
+        seen[rt.name] = (flags, from_file, cgroup_files(cid))
         rt("kill", cid, "KILL", check=True)
     assert seen["crix-runtime"] == seen["runc"]
-    flags, from_file = seen["runc"]
+    flags, from_file, from_stdin = seen["runc"]
+    assert from_stdin["cpu.shares"] == "512" and from_stdin["pids.max"] == "30"
     assert flags["memory.limit_in_bytes"] == str(96 * MiB) and flags["cpu.cfs_quota_us"] == "30000"
     assert from_file["cpu.shares"] == "256" and from_file["pids.max"] == "40"
     # What update did not name is unchanged.

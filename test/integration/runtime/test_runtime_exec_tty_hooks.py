@@ -1,8 +1,13 @@
 """exec, terminals over the console socket, and hooks, against runc."""
+import fcntl
 import json
 import os
+import pty
+import select
 import socket
+import struct
 import subprocess
+import termios
 import threading
 import time
 
@@ -112,6 +117,61 @@ def test_exec_tty_matches_runc(runtimes, make_bundle, tmp_path):
         seen[rt.name] = (p.returncode, console.wait().strip())
     assert seen["crix-runtime"] == seen["runc"]
     assert seen["runc"][0] == 0 and seen["runc"][1].startswith("/dev/pts/")
+
+
+def on_a_terminal(cmd, rows, cols, prompt, answer, timeout=20):
+    """Runs cmd with a pty of rows x cols as its stdio, typing answer once prompt has appeared;
+    returns (everything it wrote, exit code)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(cmd[0], cmd)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    out, typed = b"", False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            out += chunk
+            if prompt in out and not typed:
+                os.write(fd, answer)
+                typed = True
+    else:
+        os.kill(pid, 9)
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return out.replace(b"\r\n", b"\n"), os.waitstatus_to_exitcode(status)
+
+
+def test_foreground_terminal_without_console_socket_matches_runc(runtimes, make_bundle):
+    """run and exec --tty in the foreground relay the caller's terminal (size, input, output)
+    to the container's pty themselves, as runc does (runc sizes the pty a moment after the
+    start: ask for the size once the input has come back)."""
+    script = "tty; echo ready; read x; echo got:$x; stty size; exit 3"
+    b = make_bundle(["sh", "-c", script])
+    b.config["process"]["terminal"] = True
+    seen = {}
+    for rt in runtimes:
+        cid = new_id(rt.name[:4])
+        b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
+        b.write()
+        rt.ids.add(cid)
+        seen[rt.name, "run"] = on_a_terminal(rt.cmd("run", "--bundle", b.path, cid), 33, 101, b"ready", b"hello\r")
+    b.config["process"]["terminal"] = False
+    b.config["process"]["args"] = ["sleep", "30"]
+    for rt in runtimes:
+        cid = start_detached(rt, b)
+        seen[rt.name, "exec"] = on_a_terminal(rt.cmd("exec", "--tty", cid, "sh", "-c", script), 24, 80,
+                                              b"ready", b"there\r")
+    for kind in ("run", "exec"):
+        assert seen["crix-runtime", kind] == seen["runc", kind], kind
+    assert seen["runc", "run"] == (b"/dev/pts/0\nready\nhello\ngot:hello\n33 101\n", 3)
+    out, code = seen["runc", "exec"]
+    assert code == 3 and out.endswith(b"\nready\nthere\ngot:there\n24 80\n"), out
 
 
 HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")

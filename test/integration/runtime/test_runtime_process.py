@@ -1,7 +1,7 @@
 """The container's process and filesystem under crix-runtime and runc: same observations."""
 import os
 
-from runtime_helpers import CGROUP_PARENT, read, run_both, start_detached
+from runtime_helpers import CGROUP_PARENT, new_id, read, run_both, start_detached
 
 STATUS_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
 
@@ -87,6 +87,28 @@ def test_mounts_match_runc(runtimes, make_bundle, tmp_path):
     for want in ("/", "/proc", "/dev", "/dev/pts", "/sys", "/data", "/data-file", "/scratch/deep/dir",
                  "/proc/keys", "/proc/sys"):
         assert want in points, want
+
+
+def test_relative_bind_source_is_in_the_bundle(runtimes, make_bundle):
+    """A relative bind source names a path in the bundle, not in the caller's directory. A
+    mountLabel is ignored on this host without SELinux (runc passes it to every mount as
+    context= and fails, so crix-runtime alone)."""
+    b = make_bundle(["cat", "/data/file"])
+    os.makedirs(os.path.join(b.path, "data"))
+    with open(os.path.join(b.path, "data", "file"), "w") as f:
+        f.write("from the bundle\n")
+    b.config["mounts"].append({"destination": "/data", "type": "bind", "source": "data",
+                               "options": ["rbind", "ro"]})
+    assert os.getcwd() != b.path
+    assert same_output(runtimes, b) == "from the bundle\n"
+    b.config["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
+    crix, cid = runtimes[0], new_id("crix")
+    b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
+    b.write()
+    crix.ids.add(cid)
+    p = crix("--debug", "run", "--bundle", b.path, cid)
+    assert (p.returncode, p.stdout) == (0, "from the bundle\n"), p.stderr
+    assert "linux.mountLabel system_u:object_r:container_file_t:s0:c1,c2 ignored" in p.stderr
 
 
 def test_masked_and_readonly_paths(runtimes, make_bundle):
