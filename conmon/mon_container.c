@@ -576,13 +576,13 @@ static int create_container(struct monitor *m, struct crix_err **err)
 	 * itself prints. */
 	int fds[2];
 	_cleanup_close_ int in_rd = -1, out_wr = -1, err_wr = -1, console = -1;
-	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-		return crix_err_make(err, errno, "pipe");
+	if (mon_output_pipe(fds, err) < 0)
+		return -1;
 	m->err_fd = fds[0];
 	err_wr = fds[1];
 	if (!o->terminal) {
-		if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-			return crix_err_make(err, errno, "pipe");
+		if (mon_output_pipe(fds, err) < 0)
+			return -1;
 		m->out_fd = fds[0];
 		out_wr = fds[1];
 		/* Fewer wake-ups for chatty containers; the kernel may refuse, which is fine. */

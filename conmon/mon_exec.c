@@ -186,12 +186,12 @@ static int run(struct exec_state *st, const char *pidfile, struct crix_err **err
 	if (sigfd < 0)
 		return -1;
 	int out[2], errp[2];
-	if (pipe2(out, O_CLOEXEC | O_NONBLOCK) < 0)
-		return crix_err_make(err, errno, "pipe");
-	if (pipe2(errp, O_CLOEXEC | O_NONBLOCK) < 0) {
+	if (mon_output_pipe(out, err) < 0)
+		return -1;
+	if (mon_output_pipe(errp, err) < 0) {
 		close(out[0]);
 		close(out[1]);
-		return crix_err_make(err, errno, "pipe");
+		return -1;
 	}
 	_cleanup_close_ int out_wr = out[1], err_wr = errp[1];
 	if (open_sink(&st->out, o->exec_stdout, o->exec_output_max, out[0], err) < 0 ||

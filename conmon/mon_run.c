@@ -1,6 +1,7 @@
 #include "mon_run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <stdlib.h>
@@ -93,6 +94,20 @@ void mon_sync_fail(int *fd, const struct crix_err *err)
 	const char *msg = crix_err_msg(err);
 	crix_error("%s", msg);
 	mon_sync_send(fd, mon_sync_error_line(msg, strlen(msg)));
+}
+
+int mon_output_pipe(int fds[2], struct crix_err **err)
+{
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return crix_err_make(err, errno, "pipe");
+	int flags = fcntl(fds[0], F_GETFL);
+	if (flags < 0 || fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) < 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return crix_err_make(err, e, "pipe: set O_NONBLOCK");
+	}
+	return 0;
 }
 
 int mon_signals_open(struct crix_err **err)

@@ -19,6 +19,11 @@ int mon_wait_runtime(pid_t pid, int *status, struct crix_err **err);
 /* The decimal pid in a runtime's --pid-file. */
 int mon_read_pidfile(const char *path, pid_t *pid, struct crix_err **err);
 
+/* A pipe for a process's output: the read end (the monitor's, fds[0]) is non-blocking, the
+ * write end (the process's) blocks, so a monitor that falls behind slows the writer down
+ * instead of failing its writes with EAGAIN. Both ends close on exec. */
+int mon_output_pipe(int fds[2], struct crix_err **err);
+
 /* Reads what a non-blocking fd has now (at most max bytes) and appends it to *buf. */
 void mon_read_available(int fd, char **buf, size_t *len, size_t max);
 

@@ -15,7 +15,7 @@ import time
 import grpc
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.environ.get("CRIX_BUILD_DIR", os.path.join(TOP, "build-test"))
+BUILD = os.path.abspath(os.environ.get("CRIX_BUILD_DIR", os.path.join(TOP, "build-test")))
 
 
 def _load_api():

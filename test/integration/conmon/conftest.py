@@ -7,13 +7,14 @@ import pytest
 from conmon_helpers import CGROUP_PARENT, Container
 
 
-@pytest.fixture
-def containers(tmp_path, busybox_rootfs):
-    """Factory: containers(args, terminal=False, memory=None, pid_ns=True)."""
+@pytest.fixture(params=["runc", "crix-runtime"])
+def containers(request, tmp_path, busybox_rootfs):
+    """Factory: containers(args, terminal=False, memory=None, pid_ns=True), each test once under
+    each runtime."""
     made = []
 
     def make(args, **kw):
-        c = Container(str(tmp_path), busybox_rootfs, args, **kw)
+        c = Container(str(tmp_path), request.param, busybox_rootfs, args, **kw)
         made.append(c)
         return c
 

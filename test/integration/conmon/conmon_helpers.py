@@ -1,7 +1,8 @@
-"""Helpers for the crix-conmon tests: real containers under Debian's runc on a busybox rootfs.
+"""Helpers for the crix-conmon tests: real containers on a busybox rootfs under each OCI runtime
+crix-conmon drives (Debian's runc and crix-runtime).
 
 Every container gets an absolute cgroupsPath under /crix-conmon-test, is deleted with
-`runc delete --force` at teardown, and its monitor must have exited without a sanitizer
+`<runtime> delete --force` at teardown, and its monitor must have exited without a sanitizer
 report by then.
 """
 import json
@@ -14,7 +15,7 @@ import uuid
 
 from crixtest import BUILD
 
-RUNC = "/usr/sbin/runc"
+RUNTIMES = {"runc": "/usr/sbin/runc", "crix-runtime": os.path.join(BUILD, "oci", "runtime", "crix-runtime")}
 CGROUP_PARENT = "/crix-conmon-test"
 RECORD = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (stdout|stderr) ([FP]) (.*)$", re.S)
 
@@ -71,11 +72,12 @@ def stream_lines(records, stream):
 class Container:
     """A bundle, its dirs, and a crix-conmon run on it."""
 
-    def __init__(self, base, rootfs, args, terminal=False, memory=None, pid_ns=True):
+    def __init__(self, base, runtime, rootfs, args, terminal=False, memory=None, pid_ns=True):
         self.id = "t" + uuid.uuid4().hex[:12]
+        self.runtime_path = RUNTIMES[runtime]
         self.dir = os.path.join(base, self.id)
         self.bundle = os.path.join(self.dir, "bundle")
-        self.runc_root = os.path.join(base, "runc")
+        self.runtime_root = os.path.join(base, runtime)
         self.exit_dir = os.path.join(self.dir, "exits")
         self.socket_dir = os.path.join(self.dir, "sock")
         self.log_path = os.path.join(self.dir, "ctr.log")
@@ -83,7 +85,7 @@ class Container:
         self.monitor_pidfile = os.path.join(self.dir, "monitor.pid")
         self.cgroups_path = "%s/%s" % (CGROUP_PARENT, self.id)
         os.makedirs(self.bundle)
-        subprocess.run([RUNC, "spec", "--bundle", self.bundle], check=True)
+        subprocess.run([RUNTIMES["runc"], "spec", "--bundle", self.bundle], check=True)
         with open(os.path.join(self.bundle, "config.json")) as f:
             spec = json.load(f)
         spec["process"]["args"] = list(args)
@@ -98,12 +100,12 @@ class Container:
             json.dump(spec, f)
         self.monitor_pid = None
 
-    def runc(self, *args, check=True):
-        return subprocess.run([RUNC, "--root", self.runc_root] + list(args), capture_output=True,
+    def runtime(self, *args, check=True):
+        return subprocess.run([self.runtime_path, "--root", self.runtime_root] + list(args), capture_output=True,
                               check=check, timeout=30)
 
     def command(self, extra=()):
-        return [conmon_binary(), "-c", self.id, "-r", RUNC, "--runtime-arg", "--root=" + self.runc_root,
+        return [conmon_binary(), "-c", self.id, "-r", self.runtime_path, "--runtime-arg", "--root=" + self.runtime_root,
                 "-b", self.bundle, "-p", os.path.join(self.dir, "ctr.pid"), "-P", self.monitor_pidfile,
                 "-l", "k8s-file:" + self.log_path, "--exit-dir", self.exit_dir,
                 "--socket-dir-path", self.socket_dir, "--log-level", "debug"] + list(extra)
@@ -135,7 +137,7 @@ class Container:
         return json.loads(data)
 
     def create(self, extra=(), starter=None):
-        """Starts the monitor (which runs `runc create`); returns the sync JSON."""
+        """Starts the monitor (which runs `<runtime> create`); returns the sync JSON."""
         result = self.spawn(self.command(extra), starter)
         if starter is None:
             assert self.starter.wait(10) == 0, self.monitor_text()
@@ -146,7 +148,7 @@ class Container:
     def start(self, extra=()):
         result = self.create(extra)
         assert result["pid"] > 0, result
-        self.runc("start", self.id)
+        self.runtime("start", self.id)
         return result
 
     def read(self, path):
@@ -177,7 +179,7 @@ class Container:
         return (self.read(self.monitor_log) or b"").decode(errors="replace")
 
     def cleanup(self):
-        self.runc("delete", "--force", self.id, check=False)
+        self.runtime("delete", "--force", self.id, check=False)
         if self.monitor_pid is not None:
             try:
                 wait_for(lambda: not pid_alive(self.monitor_pid), 10, "monitor exit")

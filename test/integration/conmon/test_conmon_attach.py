@@ -35,7 +35,7 @@ def test_attach_round_trip_and_stdin_once(containers, tmp_path):
     c.socket_dir = os.path.join(c.dir, "s" * 60, "t" * 60)
     c.create(["-i", "--stdin-once"])
     s = connect_attach(c)
-    c.runc("start", c.id)
+    c.runtime("start", c.id)
     s.send(b"hello\n")
     assert recv_until(s, 2, b"hello\n") == b"hello\n"
     s.send(b"second line\n")
@@ -52,7 +52,7 @@ def test_two_clients_see_output(containers):
     c = containers(["sh", "-c", "read x; echo got $x; echo oops >&2"])
     c.create(["-i"])
     a, b = connect_attach(c), connect_attach(c)
-    c.runc("start", c.id)
+    c.runtime("start", c.id)
     a.send(b"ping\n")
     for s in (a, b):
         assert recv_until(s, 2, b"got ping\n") == b"got ping\n"
@@ -67,7 +67,7 @@ def test_resize_reaches_the_pty(containers):
                     "echo size $(stty size)"], terminal=True)
     c.create(["-t", "-i"])
     s = connect_attach(c)
-    c.runc("start", c.id)
+    c.runtime("start", c.id)
     c.ctl("1 37 101")
     s.send(b"go\n")
     assert b"37 101" in recv_until(s, 2, b"37 101")
@@ -83,8 +83,8 @@ def exec_sync(c, args, extra=()):
     out, err = spec_path + ".out", spec_path + ".err"
     with open(spec_path, "w") as f:
         json.dump(spec, f)
-    cmd = [c.command()[0], "-e", "-c", c.id, "-r", "/usr/sbin/runc", "--runtime-arg",
-           "--root=" + c.runc_root, "--exec-process-spec", spec_path, "--exec-stdout", out,
+    cmd = [c.command()[0], "-e", "-c", c.id, "-r", c.runtime_path, "--runtime-arg",
+           "--root=" + c.runtime_root, "--exec-process-spec", spec_path, "--exec-stdout", out,
            "--exec-stderr", err] + list(extra)
     start = time.monotonic()
     result = c.spawn(cmd)
@@ -102,6 +102,27 @@ def test_exec_sync_output_and_exit_code(containers):
     assert (r["exit_code"], r["timed_out"], r["stdout"], r["stderr"]) == (5, False, b"out\n", b"err\n")
     assert (r["stdout_truncated"], r["stderr_truncated"]) == (False, False)
     assert r["monitor_status"] == 5
+
+
+# fdinfo "flags:" is octal; a writer with O_NONBLOCK would see EAGAIN whenever the monitor
+# falls behind, and lose output.
+O_NONBLOCK = 0o4000
+SHOW_OUTPUT_FLAGS = "for f in 1 2; do grep flags: /proc/self/fdinfo/$f; done"
+
+
+def nonblocking(text):
+    flags = [int(line.split()[1], 8) for line in text.splitlines() if line.startswith("flags:")]
+    assert len(flags) == 2, text
+    return [bool(f & O_NONBLOCK) for f in flags]
+
+
+def test_container_and_exec_output_pipes_block(containers):
+    c = containers(["sh", "-c", SHOW_OUTPUT_FLAGS + "; sleep 100"])
+    c.start()
+    wait_for(lambda: len(stream_lines(c.log_records(), "stdout")) == 2, what="the flags in the log")
+    assert nonblocking(b"\n".join(stream_lines(c.log_records(), "stdout")).decode()) == [False, False]
+    r = exec_sync(c, ["sh", "-c", SHOW_OUTPUT_FLAGS])
+    assert r["exit_code"] == 0 and nonblocking(r["stdout"].decode()) == [False, False]
 
 
 def test_exec_sync_timeout(containers):
@@ -140,8 +161,8 @@ def test_exec_attach_with_terminal(containers):
     spec_path = os.path.join(c.dir, "exec-tty.json")
     with open(spec_path, "w") as f:
         json.dump(spec, f)
-    cmd = [c.command()[0], "-e", "--exec-attach", "-c", c.id, "-u", session, "-r", "/usr/sbin/runc",
-           "--runtime-arg", "--root=" + c.runc_root, "--exec-process-spec", spec_path, "-t", "-i",
+    cmd = [c.command()[0], "-e", "--exec-attach", "-c", c.id, "-u", session, "-r", c.runtime_path,
+           "--runtime-arg", "--root=" + c.runtime_root, "--exec-process-spec", spec_path, "-t", "-i",
            "--exit-dir", c.exit_dir, "--socket-dir-path", c.socket_dir]
     attach_path = os.path.join(c.socket_dir, session, "attach")
     clients = []
@@ -165,7 +186,7 @@ def test_exec_attach_with_terminal(containers):
     assert b"got hi" in out
     assert int(wait_for(lambda: c.read(os.path.join(c.exit_dir, session)), what="exec exit file")) == 7
     # the container itself goes on
-    assert b'"running"' in c.runc("state", c.id).stdout
+    assert b'"running"' in c.runtime("state", c.id).stdout
     s.close()
 
 
@@ -173,7 +194,7 @@ def test_stalled_client_is_dropped_not_the_output(containers):
     c = containers(["sh", "-c", "i=0; while [ $i -lt 60000 ]; do echo line $i; i=$((i+1)); done"])
     c.create()
     s = connect_attach(c)  # never reads
-    c.runc("start", c.id)
+    c.runtime("start", c.id)
     assert c.exit_code(60) == 0
     lines = stream_lines(c.log_records(), "stdout")
     assert lines == [b"line %d" % i for i in range(60000)]

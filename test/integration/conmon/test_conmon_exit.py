@@ -21,7 +21,7 @@ def test_killed_by_signal(containers, sig, code):
     # Outside a pid namespace, so SIGTERM's default action applies (an init would ignore it).
     c = containers(["sleep", "100"], pid_ns=False)
     c.start()
-    c.runc("kill", c.id, sig)
+    c.runtime("kill", c.id, sig)
     assert c.exit_code() == code
     assert not c.oom_marked()
 
@@ -42,12 +42,12 @@ def test_container_survives_killed_starter(containers):
                "(int(os.environ['_CRIX_SYNCPIPE']),)); time.sleep(1000)"]
     result = c.create(starter=starter)
     assert result["pid"] > 0
-    c.runc("start", c.id)
+    c.runtime("start", c.id)
     os.kill(c.starter.pid, signal.SIGKILL)
     c.starter.wait()
     assert pid_alive(result["pid"]) and pid_alive(c.monitor_pid)
-    assert b'"running"' in c.runc("state", c.id).stdout
-    c.runc("kill", c.id, "KILL")
+    assert b'"running"' in c.runtime("state", c.id).stdout
+    c.runtime("kill", c.id, "KILL")
     assert c.exit_code() == 137
 
 

@@ -95,7 +95,7 @@ def test_full_disk_is_survived(containers, tmp_path):
         s.connect("/proc/self/fd/%d/attach" % dfd)
         s.settimeout(10)
         os.close(dfd)
-        c.runc("start", c.id)
+        c.runtime("start", c.id)
         # attach clients get everything, disk or not; a packet is sent after its log write
         data = b""
         while b"line 2999\n" not in data:
