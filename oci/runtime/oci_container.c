@@ -331,8 +331,8 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 			goto fail;
 		}
 	}
-	if (!in.ns_new[OCI_NS_MOUNT]) {
-		crix_err_make(err, EINVAL, "linux.namespaces: a new mount namespace is required");
+	if (!in.ns_new[OCI_NS_MOUNT] && in.ns_fd[OCI_NS_MOUNT] < 0) {
+		crix_err_make(err, EINVAL, "linux.namespaces: a mount namespace, new or joined, is required");
 		goto fail;
 	}
 	if (in.ns_new[OCI_NS_USER] && (spec->linux->n_uid_mappings == 0 || spec->linux->n_gid_mappings == 0)) {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -169,6 +170,24 @@ static int await_cgroup(void *arg, struct crix_err **err)
 	return 0;
 }
 
+/* linux.personality: the execution domain the process sees (LINUX32: uname -m says i686). */
+static int set_personality(const struct oci_linux *l, struct crix_err **err)
+{
+	if (l == NULL || !l->has_personality)
+		return 0;
+	const char *domain = l->personality_domain ? l->personality_domain : "";
+	unsigned long persona;
+	if (strcmp(domain, "LINUX") == 0)
+		persona = PER_LINUX;
+	else if (strcmp(domain, "LINUX32") == 0)
+		persona = PER_LINUX32;
+	else
+		return crix_err_make(err, EINVAL, "linux.personality.domain: %s is not LINUX or LINUX32", domain);
+	if (personality(persona) < 0)
+		return crix_err_make(err, errno, "personality %s", domain);
+	return 0;
+}
+
 static int setup(struct oci_init *in, char *state_json, size_t state_size, struct crix_err **err)
 {
 	const struct oci_spec *spec = in->spec;
@@ -225,7 +244,7 @@ static int setup(struct oci_init *in, char *state_json, size_t state_size, struc
 		return -1;
 	if (oci_plan_apply_limits(in->plan, err) < 0)
 		return -1;
-	return 0;
+	return set_personality(spec->linux, err);
 }
 
 void oci_init_main(struct oci_init *in)

@@ -1,5 +1,7 @@
 """The container's process and filesystem under crix-runtime and runc: same observations."""
 import os
+import subprocess
+import time
 
 from runtime_helpers import CGROUP_PARENT, new_id, read, run_both, start_detached
 
@@ -205,3 +207,40 @@ def test_join_namespace_by_path(runtimes, make_bundle):
         assert res.stdout.split() == want
         seen[rt.name] = True
     assert seen == {"crix-runtime": True, "runc": True}
+
+
+def test_join_mount_namespace_by_path(runtimes, make_bundle):
+    """A mount namespace given by path is joined, and the container's root is set up in it."""
+    b = make_bundle(["sh", "-c", "readlink /proc/self/ns/mnt; ls /bin/busybox"])
+    for rt in runtimes:
+        holder = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sleep", "30"])
+        try:
+            path = "/proc/%d/ns/mnt" % holder.pid
+            for _ in range(100):
+                if os.readlink(path) != os.readlink("/proc/self/ns/mnt"):
+                    break
+                time.sleep(0.01)
+            for ns in b.config["linux"]["namespaces"]:
+                if ns["type"] == "mount":
+                    ns["path"] = path
+            res = run_both([rt], b)[rt.name]
+            assert res.returncode == 0, (rt.name, res.stderr)
+            assert res.stdout.split() == [os.readlink(path), "/bin/busybox"], rt.name
+        finally:
+            holder.kill()
+            holder.wait()
+
+
+def test_personality(runtimes, make_bundle):
+    # runc 1.1 ignores linux.personality: crix-runtime alone, against what setarch shows.
+    crix, _ = runtimes
+    b = make_bundle(["uname", "-m"])
+    for domain, setarch in (("LINUX32", "linux32"), ("LINUX", "x86_64")):
+        b.config["linux"]["personality"] = {"domain": domain}
+        res = run_both([crix], b)["crix-runtime"]
+        want = subprocess.run(["setarch", setarch, "uname", "-m"], capture_output=True, text=True).stdout
+        assert (res.returncode, res.stdout) == (0, want), res.stderr
+    assert want == "x86_64\n"
+    b.config["linux"]["personality"] = {"domain": "LINUX64"}
+    res = run_both([crix], b)["crix-runtime"]
+    assert res.returncode != 0 and "linux.personality.domain: LINUX64 is not LINUX or LINUX32" in res.stderr
