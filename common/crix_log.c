@@ -8,6 +8,9 @@
 
 static _Atomic int current_level = CRIX_LOG_INFO;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
+static crix_log_sink *_Atomic current_sink;
+
+void crix_log_set_sink(crix_log_sink *sink) { atomic_store(&current_sink, sink); }
 
 void crix_log_set_level(enum crix_log_level level) { atomic_store(&current_level, (int)level); }
 
@@ -50,6 +53,11 @@ void crix_log(enum crix_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	crix_log_sink *sink = atomic_load(&current_sink);
+	if (sink != NULL) {
+		sink(level, when, text);
+		return;
+	}
 	/* One fprintf per line: stdio locks the stream, so lines from threads never interleave. */
 	fprintf(stderr, "%s %s %s\n", when, crix_log_level_name(level), text);
 }

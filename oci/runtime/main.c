@@ -1,5 +1,6 @@
 /* crix-runtime: an OCI runtime with runc's command line. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,34 +23,50 @@
 
 struct globals {
 	const char *root;
-	const char *log_file;
+	int log_fd; /* --log, or -1 */
 	bool log_json;
 };
 
-static struct globals g = {.root = OCI_DEFAULT_ROOT};
+static struct globals g = {.root = OCI_DEFAULT_ROOT, .log_fd = -1};
 
-/* Errors go to stderr and, with --log, to the log file (text or JSON, as runc writes it). */
+/* --log: every log line goes to the file (not stderr), as text or JSON like runc's; one
+ * write per line on an O_APPEND fd, so the container's init (a fork of ours) can write too. */
+static void log_to_file(enum crix_log_level level, const char *when, const char *text)
+{
+	char line[8192];
+	int n;
+	if (g.log_json) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "level", json_object_new_string(crix_log_level_name(level)));
+		json_object_object_add(o, "msg", json_object_new_string(text));
+		json_object_object_add(o, "time", json_object_new_string(when));
+		n = snprintf(line, sizeof(line), "%s\n",
+			     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		/* logfmt: the message quoted, its quotes and backslashes escaped */
+		char quoted[sizeof(line) / 2];
+		size_t k = 0;
+		for (const char *p = text; *p != '\0' && k + 2 < sizeof(quoted); p++) {
+			if (*p == '"' || *p == '\\')
+				quoted[k++] = '\\';
+			quoted[k++] = *p == '\n' ? ' ' : *p;
+		}
+		quoted[k] = '\0';
+		n = snprintf(line, sizeof(line), "time=\"%s\" level=%s msg=\"%s\"\n", when,
+			     crix_log_level_name(level), quoted);
+	}
+	if (n > 0)
+		crix_write_all(g.log_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+/* Errors go to stderr and, with --log, to the log file. */
 static int report(const struct crix_err *err)
 {
 	const char *msg = crix_err_msg(err);
 	fprintf(stderr, "crix-runtime: %s\n", msg);
-	if (g.log_file != NULL) {
-		_cleanup_fclose_ FILE *f = fopen(g.log_file, "ae");
-		if (f != NULL) {
-			char when[48];
-			crix_rfc3339_now(when, sizeof(when));
-			if (g.log_json) {
-				struct json_object *o = json_object_new_object();
-				json_object_object_add(o, "level", json_object_new_string("error"));
-				json_object_object_add(o, "msg", json_object_new_string(msg));
-				json_object_object_add(o, "time", json_object_new_string(when));
-				fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-				json_object_put(o);
-			} else {
-				fprintf(f, "time=\"%s\" level=error msg=\"%s\"\n", when, msg);
-			}
-		}
-	}
+	if (g.log_fd >= 0)
+		crix_error("%s", msg);
 	return 1;
 }
 
@@ -552,7 +569,16 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_ROOT: g.root = optarg; break;
-		case O_LOG: g.log_file = optarg; break;
+		case O_LOG:
+			if (g.log_fd >= 0)
+				close(g.log_fd);
+			g.log_fd = open(optarg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+			if (g.log_fd < 0) {
+				fprintf(stderr, "crix-runtime: --log %s: %s\n", optarg, strerror(errno));
+				return 1;
+			}
+			crix_log_set_sink(log_to_file);
+			break;
 		case O_LOG_FORMAT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
 				return usage_error("--log-format", "expected text or json");

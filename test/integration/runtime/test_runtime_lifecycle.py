@@ -1,13 +1,14 @@
 """crix-runtime against runc: exit codes, state transitions and their JSON, errors."""
 import json
 import os
+import re
 import signal
 import subprocess
 import time
 
 import pytest
 
-from runtime_helpers import create, new_id, read, run_both, start_detached
+from runtime_helpers import CGROUP_PARENT, create, new_id, read, run_both, start_detached
 
 
 @pytest.mark.parametrize("code", [0, 1, 42])
@@ -159,3 +160,30 @@ def test_spec_and_features(tmp_path, runtimes):
     assert "createContainer" in f["hooks"]
     p = crix("--systemd-cgroup", "list")
     assert p.returncode != 0 and "systemd" in p.stderr
+
+
+def test_log_file_json_and_text(runtimes, make_bundle, tmp_path):
+    """--log takes every log line (the runtime's and its init's) in --log-format; the
+    container's stderr gets none of them."""
+    crix, runc = runtimes
+    b = make_bundle(["sh", "-c", "echo out; echo err >&2"])
+    b.config["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+                               "options": ["nosuid", "tmpcopyup"]})
+    log = tmp_path / "crix.json"
+    cid = new_id("crix")
+    b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
+    b.write()
+    crix.ids.add(cid)
+    p = crix("--log", str(log), "--log-format", "json", "--debug", "run", "--bundle", b.path, cid)
+    assert (p.returncode, p.stdout, p.stderr) == (0, "out\n", "err\n")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert all(set(e) == {"level", "msg", "time"} and e["time"].endswith("Z") for e in lines), lines
+    msgs = [e["msg"] for e in lines if e["level"] == "debug"]
+    assert "%s: spec read and process planned" % cid in msgs
+    assert "mount option tmpcopyup ignored" in msgs  # written by the init
+    # an error, as text: the same shape as runc's
+    for rt in runtimes:
+        text = tmp_path / ("%s.log" % rt.name)
+        assert rt("--log", str(text), "kill", "no-such-id", "KILL").returncode != 0
+        (line,) = text.read_text().splitlines()
+        assert re.match(r'^time="[^"]+" level=error msg=".+"$', line), (rt.name, line)
