@@ -23,9 +23,10 @@ struct img_store;
 
 struct img_store_opts {
 	const char *root;                /* required; created if missing */
+	/* These four can change later: see img_store_reload. */
 	unsigned max_parallel_downloads; /* 0 = 3 */
 	const char *auth_file;           /* docker config.json ("auths"); NULL or "" = none */
-	const struct cfg_registry *registries; /* copied; see img_store_reload_registries */
+	const struct cfg_registry *registries; /* copied */
 	size_t n_registries;
 	/* Directory of per-registry CA files: <certs_dir>/<host[:port]>/ca.crt (else any .crt there) is trusted for
 	 * that registry in addition to the system store. NULL = /etc/crix/certs.d. */
@@ -42,9 +43,10 @@ struct img_store_opts {
 int img_store_open(const struct img_store_opts *opts, struct img_store **out, struct crix_err **err);
 void img_store_close(struct img_store *store);
 
-/* Replaces the registries/mirrors table (SIGHUP). Pulls already running keep the old one. */
-int img_store_reload_registries(struct img_store *store, const struct cfg_registry *registries,
-				size_t n_registries, struct crix_err **err);
+/* Applies opts' registries, n_registries, auth_file and max_parallel_downloads (SIGHUP); the
+ * other fields are ignored. Pulls already running keep the settings they read at their start;
+ * later pulls use the new ones. */
+int img_store_reload(struct img_store *store, const struct img_store_opts *opts, struct crix_err **err);
 
 /* ---- references ---- */
 

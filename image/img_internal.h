@@ -45,26 +45,27 @@ struct img_inflight {
 	struct img_inflight *next;
 };
 
-/* Registries table, replaced as a whole on reload and held by running pulls. */
-struct img_registries {
+/* The settings a reload changes (img_store_reload), replaced as a whole and held by running
+ * pulls. */
+struct img_settings {
 	unsigned refs;
-	struct cfg_registry *v;
+	struct cfg_registry *v; /* registries and their mirrors */
 	size_t n;
+	char *auth_file; /* "" = none */
+	unsigned max_parallel;
 };
 
 struct img_http;
 
 struct img_store {
 	char *root, *blobs_dir, *layers_dir, *images_dir, *containers_dir, *tmp_dir;
-	unsigned max_parallel;
-	char *auth_file;
 	char *certs_dir;
 	unsigned stall_timeout;
 	bool unpack_after_download;
 	struct img_http *http;
 
 	pthread_mutex_t lock; /* everything below */
-	struct img_registries *regs;
+	struct img_settings *settings;
 	struct img_record **records;
 	size_t n_records;
 	struct img_strv pull_pins;   /* blobs and layers of pulls in progress (multiset) */
@@ -102,8 +103,9 @@ void img_pins_add(struct img_store *s, const struct img_strv *keys);
 void img_pins_remove(struct img_store *s, const struct img_strv *keys);
 /* Records a pulled image (moving tags from other images), persists it. */
 int img_store_commit(struct img_store *s, struct img_record *rec, struct crix_err **err);
-struct img_registries *img_registries_get(struct img_store *s);
-void img_registries_put(struct img_store *s, struct img_registries *r);
+/* The current settings, held until img_settings_put. */
+struct img_settings *img_settings_get(struct img_store *s);
+void img_settings_put(struct img_store *s, struct img_settings *set);
 const struct img_record *img_find_locked(struct img_store *s, const char *name);
 
 /* ---- unpack (unpack.c) ---- */

@@ -50,21 +50,20 @@ static int endpoint_set(struct img_endpoint *ep, const char *name, bool insecure
 }
 
 /* The mirrors of the longest matching registry prefix, in order, then the registry itself. */
-static int endpoints_for(struct img_store *s, const char *name, struct img_endpoint **out, size_t *n,
+static int endpoints_for(const struct img_settings *set, const char *name, struct img_endpoint **out, size_t *n,
 			 struct crix_err **err)
 {
-	struct img_registries *regs = img_registries_get(s);
 	const struct cfg_registry *best = NULL;
 	size_t best_len = 0;
-	for (size_t i = 0; i < regs->n; i++) {
-		const char *p = regs->v[i].prefix;
+	for (size_t i = 0; i < set->n; i++) {
+		const char *p = set->v[i].prefix;
 		size_t len = strlen(p);
 		while (len > 0 && p[len - 1] == '/')
 			len--;
 		if (len == 0 || strncmp(name, p, len) != 0 || (name[len] != '\0' && name[len] != '/'))
 			continue;
 		if (best == NULL || len > best_len) {
-			best = &regs->v[i];
+			best = &set->v[i];
 			best_len = len;
 		}
 	}
@@ -86,7 +85,6 @@ static int endpoints_for(struct img_store *s, const char *name, struct img_endpo
 	}
 	if (rc == 0 && endpoint_set(&v[k++], name, best ? best->insecure : false, false) < 0)
 		rc = -1;
-	img_registries_put(s, regs);
 	if (rc < 0) {
 		for (size_t i = 0; v && i < count; i++)
 			endpoint_clear(&v[i]);
@@ -151,13 +149,13 @@ static bool auth_key_matches(const char *key, const char *host)
 	return key_hub && strcmp(host, "registry-1.docker.io") == 0;
 }
 
-static void creds_from_auth_file(struct img_store *s, const char *host, struct img_creds *c)
+static void creds_from_auth_file(const char *auth_file, const char *host, struct img_creds *c)
 {
-	if (s->auth_file[0] == '\0')
+	if (auth_file[0] == '\0')
 		return;
 	_cleanup_free_ char *text = NULL;
 	_cleanup_err_ struct crix_err *rerr = NULL;
-	if (crix_read_file(s->auth_file, 4 << 20, &text, NULL, &rerr) < 0) {
+	if (crix_read_file(auth_file, 4 << 20, &text, NULL, &rerr) < 0) {
 		crix_warn("auth file: %s", crix_err_msg(rerr));
 		return;
 	}
@@ -165,7 +163,7 @@ static void creds_from_auth_file(struct img_store *s, const char *host, struct i
 	OPENSSL_cleanse(text, strlen(text));
 	if (o == NULL || !json_object_object_get_ex(o, "auths", &auths) || !json_object_is_type(auths, json_type_object)) {
 		if (o == NULL)
-			crix_warn("auth file %s: not JSON", s->auth_file);
+			crix_warn("auth file %s: not JSON", auth_file);
 		json_object_put(o);
 		return;
 	}
@@ -177,7 +175,7 @@ static void creds_from_auth_file(struct img_store *s, const char *host, struct i
 		const char *user = json_object_object_get_ex(entry, "username", &v) ? json_object_get_string(v) : NULL;
 		const char *pass = json_object_object_get_ex(entry, "password", &v) ? json_object_get_string(v) : NULL;
 		if (creds_from_userpass(c, user, pass, auth) < 0)
-			crix_warn("auth file %s: entry for %s has an invalid \"auth\"", s->auth_file, key);
+			crix_warn("auth file %s: entry for %s has an invalid \"auth\"", auth_file, key);
 		if (json_object_object_get_ex(entry, "identitytoken", &v) && *json_object_get_string(v))
 			c->identity_token = strdup(json_object_get_string(v));
 		if (json_object_object_get_ex(entry, "registrytoken", &v) && *json_object_get_string(v))
@@ -192,7 +190,7 @@ static bool nonempty(const char *s) { return s != NULL && *s != '\0'; }
 /* The request's AuthConfig goes to the registry the image is named after (and to a mirror
  * only when its server_address names that mirror); the auth file is looked up by the host
  * actually contacted. Credentials are never sent to a host they were not given for. */
-static int creds_for(struct img_store *s, const struct img_endpoint *ep, const struct img_auth *a,
+static int creds_for(const struct img_settings *set, const struct img_endpoint *ep, const struct img_auth *a,
 		     struct img_creds *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -213,7 +211,7 @@ static int creds_for(struct img_store *s, const struct img_endpoint *ep, const s
 			c->registry_token = strdup(a->registry_token);
 		return 0;
 	}
-	creds_from_auth_file(s, ep->host, c);
+	creds_from_auth_file(set->auth_file, ep->host, c);
 	return 0;
 }
 
@@ -569,12 +567,12 @@ static void *layer_worker(void *arg)
 	}
 }
 
-static int fetch_layers(struct img_store *s, struct img_client *c, struct layer *layers, size_t n,
-			struct crix_err **err)
+static int fetch_layers(struct img_store *s, unsigned max_parallel, struct img_client *c, struct layer *layers,
+			size_t n, struct crix_err **err)
 {
 	struct pull p = {.store = s, .client = c, .layers = layers, .n_layers = n};
 	pthread_mutex_init(&p.lock, NULL);
-	size_t workers = s->max_parallel < n ? s->max_parallel : n;
+	size_t workers = max_parallel < n ? max_parallel : n;
 	pthread_t th[64];
 	size_t started = 0;
 	for (; started + 1 < workers && started < 64; started++)
@@ -594,8 +592,8 @@ static int fetch_layers(struct img_store *s, struct img_client *c, struct layer 
 
 /* ---- the pull ---- */
 
-static int pull_from(struct img_store *s, const struct img_ref *ref, const char *name, struct img_client *c,
-		     char **image_id, struct crix_err **err)
+static int pull_from(struct img_store *s, const struct img_settings *set, const struct img_ref *ref,
+		     const char *name, struct img_client *c, char **image_id, struct crix_err **err)
 {
 	json_object *top = NULL, *man = NULL, *cfg = NULL;
 	_cleanup_free_ char *top_mt = NULL, *man_mt = NULL, *cfg_text = NULL, *tag = NULL, *rd = NULL;
@@ -700,7 +698,7 @@ static int pull_from(struct img_store *s, const struct img_ref *ref, const char 
 	img_strv_add(&pins, man_digest);
 	img_strv_add(&pins, config_digest);
 	img_pins_add(s, &pins);
-	if (fetch_layers(s, c, layers, n, err) < 0)
+	if (fetch_layers(s, set->max_parallel, c, layers, n, err) < 0)
 		goto out;
 
 	rec = calloc(1, sizeof(*rec));
@@ -782,15 +780,17 @@ int img_pull_ex(struct img_store *s, const char *text, const struct img_auth *au
 	struct img_endpoint *eps = NULL;
 	size_t n = 0;
 	int rc = -1;
+	/* one snapshot for the whole pull: a reload meanwhile applies to later pulls */
+	struct img_settings *set = img_settings_get(s);
 	if (full == NULL || asprintf(&name, "%s/%s", ref.domain, ref.path) < 0) {
 		crix_err_make(err, ENOMEM, "pull %s", text);
 		goto out;
 	}
-	if (endpoints_for(s, name, &eps, &n, err) < 0)
+	if (endpoints_for(set, name, &eps, &n, err) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		struct img_creds creds;
-		if (creds_for(s, &eps[i], auth, &creds) < 0) {
+		if (creds_for(set, &eps[i], auth, &creds) < 0) {
 			crix_err_make(err, EINVAL, "pull %s: invalid \"auth\" in the credentials", full);
 			goto out;
 		}
@@ -799,7 +799,7 @@ int img_pull_ex(struct img_store *s, const char *text, const struct img_auth *au
 		c.ctl = ctl;
 		struct img_ref r = ref;
 		crix_err_free(err);
-		rc = pull_from(s, &r, name, &c, image_id, err);
+		rc = pull_from(s, set, &r, name, &c, image_id, err);
 		img_client_clear(&c);
 		img_creds_clear(&creds);
 		if (rc == 0) {
@@ -818,6 +818,7 @@ out:
 	for (size_t i = 0; i < n; i++)
 		endpoint_clear(&eps[i]);
 	free(eps);
+	img_settings_put(s, set);
 	img_ref_clear(&ref);
 	return rc;
 }

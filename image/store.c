@@ -18,85 +18,90 @@
 #include "crix_log.h"
 #include "img_internal.h"
 
-/* ---- registries ---- */
+/* ---- reloadable settings ---- */
 
-static void registries_free(struct cfg_registry *v, size_t n)
+static void settings_free(struct img_settings *set)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].prefix);
-		for (size_t j = 0; j < v[i].n_mirrors; j++)
-			free(v[i].mirrors[j].location);
-		free(v[i].mirrors);
+	if (set == NULL)
+		return;
+	for (size_t i = 0; i < set->n; i++) {
+		free(set->v[i].prefix);
+		for (size_t j = 0; j < set->v[i].n_mirrors; j++)
+			free(set->v[i].mirrors[j].location);
+		free(set->v[i].mirrors);
 	}
-	free(v);
+	free(set->v);
+	free(set->auth_file);
+	free(set);
 }
 
-static struct img_registries *registries_copy(const struct cfg_registry *src, size_t n)
+static struct img_settings *settings_new(const struct img_store_opts *opts)
 {
-	struct img_registries *r = calloc(1, sizeof(*r));
-	if (r == NULL)
+	struct img_settings *set = calloc(1, sizeof(*set));
+	if (set == NULL)
 		return NULL;
-	r->refs = 1;
-	r->v = calloc(n ? n : 1, sizeof(*r->v));
-	if (r->v == NULL) {
-		free(r);
+	set->refs = 1;
+	set->max_parallel = opts->max_parallel_downloads ? opts->max_parallel_downloads : 3;
+	set->auth_file = strdup(opts->auth_file ? opts->auth_file : "");
+	const struct cfg_registry *src = opts->registries;
+	size_t n = opts->n_registries;
+	set->v = calloc(n ? n : 1, sizeof(*set->v));
+	if (set->auth_file == NULL || set->v == NULL) {
+		settings_free(set);
 		return NULL;
 	}
-	r->n = n;
+	set->n = n;
 	bool ok = true;
 	for (size_t i = 0; i < n; i++) {
-		r->v[i].prefix = strdup(src[i].prefix ? src[i].prefix : "");
-		r->v[i].insecure = src[i].insecure;
-		r->v[i].mirrors = calloc(src[i].n_mirrors ? src[i].n_mirrors : 1, sizeof(struct cfg_mirror));
-		ok = ok && r->v[i].prefix && r->v[i].mirrors;
-		if (r->v[i].mirrors == NULL)
+		set->v[i].prefix = strdup(src[i].prefix ? src[i].prefix : "");
+		set->v[i].insecure = src[i].insecure;
+		set->v[i].mirrors = calloc(src[i].n_mirrors ? src[i].n_mirrors : 1, sizeof(struct cfg_mirror));
+		ok = ok && set->v[i].prefix && set->v[i].mirrors;
+		if (set->v[i].mirrors == NULL)
 			continue;
-		r->v[i].n_mirrors = src[i].n_mirrors;
+		set->v[i].n_mirrors = src[i].n_mirrors;
 		for (size_t j = 0; j < src[i].n_mirrors; j++) {
-			r->v[i].mirrors[j].location = strdup(src[i].mirrors[j].location ? src[i].mirrors[j].location : "");
-			r->v[i].mirrors[j].insecure = src[i].mirrors[j].insecure;
-			ok = ok && r->v[i].mirrors[j].location;
+			set->v[i].mirrors[j].location =
+				strdup(src[i].mirrors[j].location ? src[i].mirrors[j].location : "");
+			set->v[i].mirrors[j].insecure = src[i].mirrors[j].insecure;
+			ok = ok && set->v[i].mirrors[j].location;
 		}
 	}
 	if (!ok) {
-		registries_free(r->v, r->n);
-		free(r);
+		settings_free(set);
 		return NULL;
 	}
-	return r;
+	return set;
 }
 
-struct img_registries *img_registries_get(struct img_store *s)
+struct img_settings *img_settings_get(struct img_store *s)
 {
 	pthread_mutex_lock(&s->lock);
-	struct img_registries *r = s->regs;
-	r->refs++;
+	struct img_settings *set = s->settings;
+	set->refs++;
 	pthread_mutex_unlock(&s->lock);
-	return r;
+	return set;
 }
 
-void img_registries_put(struct img_store *s, struct img_registries *r)
+void img_settings_put(struct img_store *s, struct img_settings *set)
 {
 	pthread_mutex_lock(&s->lock);
-	bool last = --r->refs == 0;
+	bool last = --set->refs == 0;
 	pthread_mutex_unlock(&s->lock);
-	if (last) {
-		registries_free(r->v, r->n);
-		free(r);
-	}
+	if (last)
+		settings_free(set);
 }
 
-int img_store_reload_registries(struct img_store *s, const struct cfg_registry *registries, size_t n,
-				struct crix_err **err)
+int img_store_reload(struct img_store *s, const struct img_store_opts *opts, struct crix_err **err)
 {
-	struct img_registries *r = registries_copy(registries, n);
-	if (r == NULL)
-		return crix_err_make(err, ENOMEM, "reload registries");
+	struct img_settings *set = settings_new(opts);
+	if (set == NULL)
+		return crix_err_make(err, ENOMEM, "reload image settings");
 	pthread_mutex_lock(&s->lock);
-	struct img_registries *old = s->regs;
-	s->regs = r;
+	struct img_settings *old = s->settings;
+	s->settings = set;
 	pthread_mutex_unlock(&s->lock);
-	img_registries_put(s, old);
+	img_settings_put(s, old);
 	return 0;
 }
 
@@ -346,14 +351,12 @@ int img_store_open(const struct img_store_opts *opts, struct img_store **out, st
 	s->images_dir = path_join(opts->root, "images");
 	s->containers_dir = path_join(opts->root, "containers");
 	s->tmp_dir = path_join(opts->root, "tmp");
-	s->max_parallel = opts->max_parallel_downloads ? opts->max_parallel_downloads : 3;
-	s->auth_file = strdup(opts->auth_file ? opts->auth_file : "");
 	s->certs_dir = strdup(opts->certs_dir ? opts->certs_dir : "/etc/crix/certs.d");
 	s->stall_timeout = opts->stall_timeout_seconds ? opts->stall_timeout_seconds : 30;
 	s->unpack_after_download = opts->unpack_after_download;
-	s->regs = registries_copy(opts->registries, opts->n_registries);
+	s->settings = settings_new(opts);
 	if (!s->root || !s->blobs_dir || !s->layers_dir || !s->images_dir || !s->containers_dir || !s->tmp_dir ||
-	    !s->auth_file || !s->certs_dir || !s->regs) {
+	    !s->certs_dir || !s->settings) {
 		img_store_close(s);
 		return crix_err_make(err, ENOMEM, "image store");
 	}
@@ -384,10 +387,7 @@ void img_store_close(struct img_store *s)
 	for (size_t i = 0; i < s->n_records; i++)
 		img_record_free(s->records[i]);
 	free(s->records);
-	if (s->regs != NULL) {
-		registries_free(s->regs->v, s->regs->n);
-		free(s->regs);
-	}
+	settings_free(s->settings);
 	img_strv_clear(&s->pull_pins);
 	img_strv_clear(&s->rootfs_pins);
 	free(s->root);
@@ -396,7 +396,6 @@ void img_store_close(struct img_store *s)
 	free(s->images_dir);
 	free(s->containers_dir);
 	free(s->tmp_dir);
-	free(s->auth_file);
 	free(s->certs_dir);
 	pthread_mutex_destroy(&s->lock);
 	free(s);

@@ -70,15 +70,21 @@ static int lock_socket(const char *listen, int *lock_fd, struct crix_err **err)
 	return 0;
 }
 
-static int open_images(struct srv_daemon *d, const struct crix_config *cfg, struct crix_err **err)
+/* The image store's options from the config (those img_store_reload applies, and root). */
+static struct img_store_opts image_opts(const struct crix_config *cfg)
 {
-	struct img_store_opts opts = {
+	return (struct img_store_opts){
 		.root = cfg->root,
 		.max_parallel_downloads = cfg->image.max_parallel_downloads,
 		.auth_file = cfg->image.auth_file,
 		.registries = cfg->image.registries,
 		.n_registries = cfg->image.n_registries,
 	};
+}
+
+static int open_images(struct srv_daemon *d, const struct crix_config *cfg, struct crix_err **err)
+{
+	struct img_store_opts opts = image_opts(cfg);
 	if (img_store_open(&opts, &d->images, err) < 0)
 		return crix_err_wrap(err, "image store");
 	return 0;
@@ -156,9 +162,9 @@ static void reload(struct srv_daemon *d, const struct cfg_sources *src)
 	describe_changes(cur, next, changed, sizeof(changed));
 	crix_log_set_level(next->log_level);
 	_cleanup_err_ struct crix_err *img_err = NULL;
-	if (img_store_reload_registries(d->images, next->image.registries, next->image.n_registries,
-					&img_err) < 0)
-		crix_error("reload: image registries: %s", crix_err_msg(img_err));
+	struct img_store_opts img_opts = image_opts(next);
+	if (img_store_reload(d->images, &img_opts, &img_err) < 0)
+		crix_error("reload: image settings: %s", crix_err_msg(img_err));
 	srv_daemon_set_config(d, srv_config_new(next));
 	crix_info("configuration reloaded: %s", changed[0] ? changed : "nothing changed");
 }

@@ -1,6 +1,6 @@
 """The ImageService through grpcio against a real crixd: PullImage, ImageStatus, ListImages,
 RemoveImage, ImageFsInfo, status codes, AuthConfig, token cache, shared downloads, SIGHUP
-reload of the registries and a kill -9 of crixd in mid-pull."""
+reload of the registries and of the auth file, and a kill -9 of crixd in mid-pull."""
 import json
 import os
 import signal
@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 import testenv
-from image_helpers import PASSWORD, USER
+from image_helpers import PASSWORD, USER, basic_auth_file
 
 api = pytest.importorskip("api_pb2")
 
@@ -157,6 +157,28 @@ def test_sighup_reloads_registries(crixd_factory, registry, images):
                 raise
             time.sleep(0.2)
     assert list(status(d, "mirrored.invalid/crix/single:v1").image.repo_tags) == ["mirrored.invalid/crix/single:v1"]
+
+
+def wait_for_log(d, text, timeout=10):
+    deadline = time.monotonic() + timeout
+    while text not in d.log_text():
+        assert time.monotonic() < deadline, "no %r in the log:\n%s" % (text, d.log_text()[-4000:])
+        time.sleep(0.05)
+
+
+def test_sighup_reloads_auth_file(crixd_factory, basic_registry, images, tmp_path):
+    d = crixd_factory(registries_yaml((basic_registry.host, []))).start()
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, ref(basic_registry.host))
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "unauthorized: the registry wants credentials (401)" in e.value.details()
+    auth_file = basic_auth_file(str(tmp_path / "auth.json"), basic_registry.host)
+    with open(os.path.join(d.config_dir, "50-auth.yaml"), "w") as f:
+        f.write("image:\n  auth_file: %s\n" % json.dumps(auth_file))
+    d.signal(signal.SIGHUP)
+    wait_for_log(d, "configuration reloaded: image")
+    assert pull(d, ref(basic_registry.host)) == images["single"].config_digest
+    assert PASSWORD not in d.log_text()
 
 
 def test_kill_9_mid_pull_then_restart(crixd_factory, registry, images):
