@@ -563,9 +563,13 @@ static int setup_dev(int root_fd, const struct oci_spec *spec, const struct oci_
 	_cleanup_close_ int dev = oci_open_in_root(root_fd, "/dev", O_PATH | O_DIRECTORY, true, false, err);
 	if (dev < 0)
 		return -1;
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		/* /dev/core only where the kernel has /proc/kcore (CONFIG_PROC_KCORE), as runc */
+		if (strcmp(links[i][1], "core") == 0 && access(links[i][0], F_OK) < 0)
+			continue;
 		if (symlinkat(links[i][0], dev, links[i][1]) < 0 && errno != EEXIST)
 			return crix_err_make(err, errno, "symlink /dev/%s", links[i][1]);
+	}
 	bool pts_bind;
 	if (has_mount_at(spec, "/dev/pts", &pts_bind)) {
 		unlinkat(dev, "ptmx", 0);

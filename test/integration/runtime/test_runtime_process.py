@@ -3,6 +3,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from runtime_helpers import CGROUP_PARENT, new_id, read, run_both, start_detached
 
 STATUS_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
@@ -244,3 +246,56 @@ def test_personality(runtimes, make_bundle):
     b.config["linux"]["personality"] = {"domain": "LINUX64"}
     res = run_both([crix], b)["crix-runtime"]
     assert res.returncode != 0 and "linux.personality.domain: LINUX64 is not LINUX or LINUX32" in res.stderr
+
+
+def test_dev_nodes_spec_devices_and_oom_score_adj(runtimes, make_bundle):
+    """The default /dev (nodes, modes, symlinks), a spec device usable through the device
+    cgroup, and a positive oomScoreAdj, as runc makes them."""
+    b = make_bundle(["sh", "-c", "for f in /dev/* /dev/pts/ptmx; do "
+                     "if [ -L $f ]; then echo $f '->' $(readlink $f); "
+                     "else stat -c '%n %F %t:%T %a %u:%g' $f; fi; done; "
+                     "echo x > /dev/crix-null && echo wrote; cat /proc/self/oom_score_adj"])
+    b.config["linux"]["devices"] = [{"path": "/dev/crix-null", "type": "c", "major": 1, "minor": 3,
+                                     "fileMode": 0o620, "uid": 0, "gid": 0}]
+    b.config["linux"]["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
+    b.config["process"]["oomScoreAdj"] = 500
+    out = same_output(runtimes, b)
+    for want in ("/dev/crix-null character special file 1:3 620 0:0", "/dev/null character special file 1:3 666",
+                 "/dev/ptmx -> pts/ptmx", "/dev/fd -> /proc/self/fd", "/dev/stdin -> /proc/self/fd/0",
+                 "wrote", "500"):
+        assert want in out, (want, out)
+
+
+ROOT_PROPAGATION = ("awk '$5 == \"/\" { for (i = 7; $i != \"-\"; i++) printf \"%s \", $i; print \"\" }' "
+                    "/proc/self/mountinfo | sed 's/:[0-9]*//g'")
+
+
+def host_root_shared():
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == "/" and "shared:" in line.split(" - ")[0] for line in f)
+
+
+@pytest.mark.parametrize("propagation", ["slave", "private", "shared"])
+def test_rootfs_propagation(runtimes, make_bundle, propagation):
+    """The root's propagation (its mountinfo tags, without peer group numbers); a slave of a
+    private host root is private. runc 1.1 leaves a "shared" root private; crix-runtime makes
+    it shared as the spec says (kubelet's Bidirectional mounts rely on it), so that one is
+    checked on crix-runtime alone."""
+    tags = {"slave": ["master"] if host_root_shared() else [], "private": [], "shared": ["shared"]}[propagation]
+    b = make_bundle(["sh", "-c", ROOT_PROPAGATION])
+    b.config["linux"]["rootfsPropagation"] = propagation
+    if propagation == "shared":
+        res = run_both(runtimes[:1], b)["crix-runtime"]
+        assert res.returncode == 0, res.stderr
+        out = res.stdout
+    else:
+        out = same_output(runtimes, b)
+    assert out.split() == tags, out
+
+
+def test_no_pivot_matches_runc(runtimes, make_bundle):
+    b = make_bundle(["sh", "-c", "ls /; cat /proc/self/status | grep NoNewPrivs; exit 4"])
+    res = run_both(runtimes, b, "--no-pivot")
+    assert res["crix-runtime"].returncode == res["runc"].returncode == 4, res
+    assert res["crix-runtime"].stdout == res["runc"].stdout
+    assert "bin" in res["runc"].stdout.split()
