@@ -66,7 +66,24 @@ int mon_log_open(struct mon_log *log, const char *path, uint64_t max_size, struc
 	log->path = strdup(path);
 	if (log->path == NULL)
 		return crix_err_make(err, ENOMEM, "open log %s", path);
-	return open_log_file(path, &log->fd, &log->size, err);
+	if (open_log_file(path, &log->fd, &log->size, err) < 0)
+		return -1;
+	log->written_back = log->size;
+	return 0;
+}
+
+/* Every MON_LOG_WRITEBACK bytes, the disk starts writing them out without our waiting: the
+ * fsync at exit then has only the tail left, and a chatty container does not leave a long
+ * flush to the end. */
+#define MON_LOG_WRITEBACK (8u << 20)
+
+static void start_writeback(struct mon_log *log)
+{
+	if (log->size - log->written_back < MON_LOG_WRITEBACK)
+		return;
+	sync_file_range(log->fd, (off_t)log->written_back, (off_t)(log->size - log->written_back),
+			SYNC_FILE_RANGE_WRITE);
+	log->written_back = log->size;
 }
 
 /* Writes the buffered records; on failure they are counted as dropped. */
@@ -91,6 +108,7 @@ static int flush(struct mon_log *log, struct crix_err **err)
 	log->size += done;
 	log->dropped += log->used - done;
 	log->used = 0;
+	start_writeback(log);
 	return rc;
 }
 
@@ -196,7 +214,7 @@ int mon_log_reopen(struct mon_log *log, struct crix_err **err)
 	if (log->fd >= 0)
 		close(log->fd);
 	log->fd = fd;
-	log->size = size;
+	log->size = log->written_back = size;
 	return rc;
 }
 

@@ -26,6 +26,7 @@ struct mon_log {
 	char *buf;         /* records waiting for one write(); allocated on first output */
 	size_t used;
 	uint64_t dropped;  /* bytes lost because the file could not be written */
+	uint64_t written_back; /* size up to which writeback to disk has been started */
 	time_t ts_sec;     /* the cached date part below belongs to this second */
 	char ts_date[24];  /* "YYYY-MM-DDTHH:MM:SS." */
 };
