@@ -520,10 +520,11 @@ int srv_server_start(struct srv_daemon *d, const struct srv_server_opts *opts,
 		free(s);
 		return crix_err_make(err, EADDRNOTAVAIL, "listen on %s", opts->listen);
 	}
-	grpc_server_start(s->server);
-	/* kubelet and crictl run as root; nobody else may drive the runtime. */
+	/* kubelet and crictl run as root; nobody else may drive the runtime. The socket is bound
+	 * by now but listens only from grpc_server_start: no connection before the mode is set. */
 	if (chmod(opts->listen, 0660) < 0)
 		crix_warn("chmod 0660 %s: %s", opts->listen, strerror(errno));
+	grpc_server_start(s->server);
 
 	s->quick_pool = srv_pool_new("quick", 8);
 	s->slow_pool = srv_pool_new("slow", 64);
