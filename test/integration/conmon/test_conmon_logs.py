@@ -113,3 +113,34 @@ def test_full_disk_is_survived(containers, tmp_path):
         assert stream_lines(c.log_records(), "stdout") == [b"after"]
     finally:
         subprocess.run(["umount", "-l", mnt], check=False)
+
+
+def status_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for %d" % (field, pid))
+
+
+def test_fast_writer_does_not_grow_the_monitor(containers):
+    """100 MB as fast as the container can write them, half of it one endless line: the
+    monitor's peak memory grows by a bounded amount (it reads only as fast as it writes)."""
+    c = containers(["sh", "-c", "dd if=/dev/zero bs=1M count=50 2>/dev/null; "
+                    "i=0; while [ $i -lt 50 ]; do head -c 1000000 /bin/busybox | base64; i=$((i+1)); done; "
+                    "echo all-written; sleep 60"])
+    c.create()
+    before = status_kib(c.monitor_pid, "VmRSS")
+    c.runtime("start", c.id)
+
+    def tail():
+        with open(c.log_path, "rb") as f:
+            f.seek(max(0, os.path.getsize(c.log_path) - 200))
+            return b" F all-written\n" in f.read()
+
+    wait_for(tail, 120, "all the output in the log")
+    peak = status_kib(c.monitor_pid, "VmHWM")
+    assert os.path.getsize(c.log_path) > 100 * 1000 * 1000
+    assert peak - before < 16 * 1024, (before, peak)
+    c.runtime("kill", c.id, "KILL")
+    assert c.exit_code() == 137
