@@ -499,14 +499,13 @@ static int make_device(int root_fd, const char *path, char type, unsigned maj, u
 						   true, false, err);
 	if (dfd < 0)
 		return crix_err_wrap(err, "device %s", path);
-	if (user_ns) {
-		char host[64], t[64];
-		snprintf(host, sizeof(host), "/dev/%s", name);
+	if (user_ns) { /* no mknod there: bind the host's node of the same path, as runc does */
+		char t[64];
 		_cleanup_close_ int f = oci_open_in_root(root_fd, path, 0, false, true, err);
 		if (f < 0)
 			return crix_err_wrap(err, "device %s", path);
-		if (mount(host, fd_path(t, sizeof(t), f), NULL, MS_BIND, NULL) < 0)
-			return crix_err_make(err, errno, "device %s: bind %s", path, host);
+		if (mount(path, fd_path(t, sizeof(t), f), NULL, MS_BIND, NULL) < 0)
+			return crix_err_make(err, errno, "device %s: bind the host's", path);
 		return 0;
 	}
 	mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;

@@ -170,15 +170,18 @@ def test_user_namespace_with_mappings(runtimes, make_bundle, busybox_rootfs):
     while d != "/":
         os.chmod(d, os.stat(d).st_mode | 0o055)
         d = os.path.dirname(d)
-    b = make_bundle(["sh", "-c", "id; cat /proc/self/uid_map /proc/self/gid_map; " + status_probe()])
+    b = make_bundle(["sh", "-c", "id; cat /proc/self/uid_map /proc/self/gid_map; " + status_probe() +
+                     "; stat -c '%n %t:%T' /dev/net/tun"])
     b.config["linux"]["namespaces"].append({"type": "user"})
+    # no mknod in a user namespace: a device is the host's node bound at the same path
+    b.config["linux"]["devices"] = [{"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200}]
     b.config["linux"]["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     b.config["linux"]["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
     # sysfs and cgroupfs cannot be mounted from a user namespace that does not own the
     # host's; keep the mounts a user namespace may do.
     b.config["mounts"] = [m for m in b.config["mounts"] if m["type"] not in ("sysfs", "cgroup")]
     out = same_output(runtimes, b)
-    assert "uid=0(root)" in out and "100000" in out
+    assert "uid=0(root)" in out and "100000" in out and "/dev/net/tun a:c8" in out
 
 
 def test_time_namespace_offsets(runtimes, make_bundle):
