@@ -24,4 +24,8 @@ int crix_remove_tree(const char *path, struct crix_err **err);
 /* write() all of buf, retrying on EINTR and short writes. */
 int crix_write_all(int fd, const void *buf, size_t len);
 
+/* Receives one fd sent with SCM_RIGHTS over a unix socket (the bytes sent with it, such as
+ * a pty's name, are dropped); returns it, close-on-exec. EPROTO when none came. */
+int crix_recv_fd(int sock, struct crix_err **err);
+
 #endif

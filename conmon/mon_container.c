@@ -533,25 +533,8 @@ static int receive_console(int listen_fd, pid_t runtime, int *master, struct cri
 	_cleanup_close_ int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (conn < 0)
 		return crix_err_make(err, errno, "accept on console socket");
-	char name[256];
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct iovec iov = {name, sizeof(name)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			     .msg_controllen = sizeof(control.buf)};
-	ssize_t n;
-	do
-		n = recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return crix_err_make(err, errno, "receive terminal");
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
-	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
-		return crix_err_make(err, EPROTO, "console socket: no terminal fd received");
-	memcpy(master, CMSG_DATA(cmsg), sizeof(int));
+	if ((*master = crix_recv_fd(conn, err)) < 0)
+		return crix_err_wrap(err, "console socket: the terminal");
 	return 0;
 }
 

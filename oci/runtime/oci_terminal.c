@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "crix_cleanup.h"
+#include "crix_file.h"
 
 int oci_console_connect(const char *path, struct crix_err **err)
 {
@@ -55,24 +56,8 @@ static int send_fd(int sock, int fd, const char *name, struct crix_err **err)
 
 int oci_console_recv(int sock, struct crix_err **err)
 {
-	char name[64];
-	char control[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-			     .msg_controllen = sizeof(control)};
-	ssize_t n;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return crix_err_make(err, errno, "receive the pty master");
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (n == 0 || c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(int)))
-		return crix_err_make(err, EPROTO, "receive the pty master: no fd was sent");
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
+	int fd = crix_recv_fd(sock, err);
+	return fd < 0 ? crix_err_wrap(err, "receive the pty master") : fd;
 }
 
 int oci_console_setup(int socket_fd, const struct oci_process *process, bool mount_console,

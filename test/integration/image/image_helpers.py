@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 
-from crixtest import BUILD
+from crixtest import BUILD, api
 
 USER, PASSWORD = "crix", "s3cret-Pa55"
 
@@ -72,3 +72,31 @@ def basic_auth_file(path, host, user=USER, password=PASSWORD, **extra):
     with open(path, "w") as f:
         json.dump({"auths": {host: entry}}, f)
     return path
+
+
+def ref(host, name="single", tag="v1"):
+    return "%s/crix/%s:%s" % (host, name, tag)
+
+
+def registries_yaml(*entries):
+    """image.registries for crixd from (prefix, [mirror locations]) or (prefix, [mirrors],
+    insecure) entries: the loopback test registries speak plain HTTP, so mirrors are insecure,
+    and the registry too unless told otherwise."""
+    lines = ["image:", "  registries:"]
+    for prefix, mirrors, *insecure in entries:
+        ms = ", ".join("{location: %s, insecure: true}" % json.dumps(m) for m in mirrors)
+        lines.append("    - {prefix: %s, insecure: %s, mirrors: [%s]}"
+                     % (json.dumps(prefix), "false" if insecure == [False] else "true", ms))
+    return "\n".join(lines) + "\n"
+
+
+def pull(d, image, auth=None, timeout=60):
+    """PullImage through crixd d; returns the image ref."""
+    req = api.PullImageRequest(image=api.ImageSpec(image=image))
+    if auth is not None:
+        req.auth.CopyFrom(auth)
+    return d.image("PullImage", req, timeout=timeout).image_ref
+
+
+def status(d, image, verbose=False):
+    return d.image("ImageStatus", api.ImageStatusRequest(image=api.ImageSpec(image=image), verbose=verbose))

@@ -11,32 +11,9 @@ import grpc
 import pytest
 
 import testenv
-from image_helpers import PASSWORD, USER, basic_auth_file
+from image_helpers import PASSWORD, USER, basic_auth_file, pull, ref, registries_yaml, status
 
 api = pytest.importorskip("api_pb2")
-
-
-def ref(host, name="single", tag="v1"):
-    return "%s/crix/%s:%s" % (host, name, tag)
-
-
-def registries_yaml(*entries):
-    lines = ["image:", "  registries:"]
-    for prefix, mirrors in entries:
-        ms = ", ".join("{location: %s, insecure: true}" % json.dumps(m) for m in mirrors)
-        lines.append("    - {prefix: %s, insecure: true, mirrors: [%s]}" % (json.dumps(prefix), ms))
-    return "\n".join(lines) + "\n"
-
-
-def pull(d, image, auth=None, timeout=60):
-    req = api.PullImageRequest(image=api.ImageSpec(image=image))
-    if auth is not None:
-        req.auth.CopyFrom(auth)
-    return d.image("PullImage", req, timeout=timeout).image_ref
-
-
-def status(d, image, verbose=False):
-    return d.image("ImageStatus", api.ImageStatusRequest(image=api.ImageSpec(image=image), verbose=verbose))
 
 
 @pytest.fixture

@@ -10,39 +10,15 @@ import grpc
 import pytest
 
 import testenv
-from image_helpers import PASSWORD, USER
+from image_helpers import PASSWORD, USER, pull, ref, registries_yaml, status
 
 api = pytest.importorskip("api_pb2")
-
-
-def ref(host, name="single", tag="v1"):
-    return "%s/crix/%s:%s" % (host, name, tag)
-
-
-def registries_yaml(*entries):
-    """entries: (prefix, insecure, [mirror locations, all insecure])."""
-    lines = ["image:", "  registries:"]
-    for prefix, insecure, mirrors in entries:
-        ms = ", ".join('{location: "%s", insecure: true}' % m for m in mirrors)
-        lines.append('    - {prefix: "%s", insecure: %s, mirrors: [%s]}' % (prefix, "true" if insecure else "false", ms))
-    return "\n".join(lines) + "\n"
-
-
-def pull(d, image, auth=None, timeout=60):
-    req = api.PullImageRequest(image=api.ImageSpec(image=image))
-    if auth is not None:
-        req.auth.CopyFrom(auth)
-    return d.image("PullImage", req, timeout=timeout).image_ref
 
 
 def pull_error(d, image, auth=None, timeout=60):
     with pytest.raises(grpc.RpcError) as e:
         pull(d, image, auth, timeout)
     return e.value.code(), e.value.details()
-
-
-def status(d, image):
-    return d.image("ImageStatus", api.ImageStatusRequest(image=api.ImageSpec(image=image))).image
 
 
 def images_of(d):
@@ -67,17 +43,17 @@ def crixd_for(crixd_factory):
 
 
 def test_tls_verified_unless_insecure(crixd_for, tls_registry, images):
-    d = crixd_for((tls_registry.host, False, []))
+    d = crixd_for((tls_registry.host, [], False))
     code, details = pull_error(d, ref(tls_registry.host))
     assert code == grpc.StatusCode.UNAVAILABLE, details
     assert "pull %s" % ref(tls_registry.host) in details and "certificate" in details
     assert_nothing_left(d)
-    d = crixd_for((tls_registry.host, True, []))
+    d = crixd_for((tls_registry.host, []))
     assert pull(d, ref(tls_registry.host)) == images["single"].config_digest
 
 
 def test_basic_auth_from_auth_config(crixd_for, basic_registry, images):
-    d = crixd_for((basic_registry.host, True, []))
+    d = crixd_for((basic_registry.host, []))
     code, details = pull_error(d, ref(basic_registry.host))
     assert code == grpc.StatusCode.PERMISSION_DENIED
     assert "unauthorized: the registry wants credentials (401)" in details
@@ -93,7 +69,7 @@ def test_basic_auth_from_auth_config(crixd_for, basic_registry, images):
 
 
 def test_bearer_identity_token_from_auth_config(crixd_for, token_registry, token_server, images):
-    d = crixd_for((token_registry.host, True, []))
+    d = crixd_for((token_registry.host, []))
     token_server.requests.clear()
     auth = api.AuthConfig(identity_token=token_server.refresh_token)
     assert pull(d, ref(token_registry.host), auth) == images["single"].config_digest
@@ -105,10 +81,10 @@ def test_mirror_serves_and_the_requested_name_is_recorded(crixd_for, registry, i
     proxy = testenv.FakeRegistry("proxy", upstream=registry.url)
     try:
         # registry.invalid does not exist: only the mirror can serve
-        d = crixd_for(("registry.invalid/e2e", False, [proxy.host + "/crix"]))
+        d = crixd_for(("registry.invalid/e2e", [proxy.host + "/crix"], False))
         wanted = "registry.invalid/e2e/multi:v1"
         assert pull(d, wanted) == images["multi"].config_digest
-        st = status(d, wanted)
+        st = status(d, wanted).image
         assert list(st.repo_tags) == [wanted]
         assert list(st.repo_digests) == ["registry.invalid/e2e/multi@" + images["multi"].digest]
         assert any(p.startswith("/v2/crix/multi/manifests/") for p in proxy.paths)
@@ -118,14 +94,14 @@ def test_mirror_serves_and_the_requested_name_is_recorded(crixd_for, registry, i
 
 @pytest.mark.parametrize("name", ["index", "index-docker"])
 def test_index_gives_this_platform(crixd_for, registry, images, name):
-    d = crixd_for((registry.host, True, []))
+    d = crixd_for((registry.host, []))
     assert pull(d, ref(registry.host, name)) == images["index-amd64"].config_digest  # arm64 is listed first
-    assert list(status(d, ref(registry.host, name)).repo_digests) == \
+    assert list(status(d, ref(registry.host, name)).image.repo_digests) == \
         ["%s/crix/%s@%s" % (registry.host, name, images[name].digest)]
 
 
 def test_index_without_this_platform(crixd_for, registry):
-    d = crixd_for((registry.host, True, []))
+    d = crixd_for((registry.host, []))
     code, details = pull_error(d, ref(registry.host, "index-noamd64"))
     assert code == grpc.StatusCode.NOT_FOUND, details
     assert "no image for linux/amd64 in the index (it has linux/arm64/v8)" in details
@@ -133,18 +109,18 @@ def test_index_without_this_platform(crixd_for, registry):
 
 
 def test_zstd_and_docker_flavours(crixd_for, registry, images):
-    d = crixd_for((registry.host, True, []))
+    d = crixd_for((registry.host, []))
     for name in ("zstd", "docker"):
         assert pull(d, ref(registry.host, name)) == images[name].config_digest
     assert sorted(images_of(d)) == sorted([images["zstd"].config_digest, images["docker"].config_digest])
 
 
 def test_pull_by_digest_records_no_tag(crixd_for, registry, images):
-    d = crixd_for((registry.host, True, []))
+    d = crixd_for((registry.host, []))
     img = images["single"]
     by_digest = "%s/crix/single@%s" % (registry.host, img.digest)
     assert pull(d, by_digest) == img.config_digest
-    st = status(d, by_digest)
+    st = status(d, by_digest).image
     assert list(st.repo_tags) == [] and list(st.repo_digests) == [by_digest]
     code, details = pull_error(d, "%s/crix/single@sha256:%s" % (registry.host, "1" * 64))
     assert code == grpc.StatusCode.NOT_FOUND and "manifest unknown (404)" in details
@@ -159,7 +135,7 @@ def test_pull_by_digest_records_no_tag(crixd_for, registry, images):
 def test_bad_registry_clear_error_no_partial_image(crixd_for, mode, code, message):
     fake = testenv.FakeRegistry(mode)
     try:
-        d = crixd_for((fake.host, True, []))
+        d = crixd_for((fake.host, []))
         got, details = pull_error(d, ref(fake.host))
         assert (got, message in details) == (code, True), details
         assert_nothing_left(d)
@@ -170,7 +146,7 @@ def test_bad_registry_clear_error_no_partial_image(crixd_for, mode, code, messag
 def test_manifest_of_another_digest_is_refused(crixd_for, registry, images):
     fake = testenv.FakeRegistry("wrongdigest", upstream=registry.url)
     try:
-        d = crixd_for((fake.host, True, []))
+        d = crixd_for((fake.host, []))
         want = images["docker"].digest  # the registry answers with single's manifest
         code, details = pull_error(d, "%s/crix/single@%s" % (fake.host, want))
         assert "manifest %s: content has digest %s" % (want, images["single"].digest) in details, (code, details)
@@ -182,7 +158,7 @@ def test_manifest_of_another_digest_is_refused(crixd_for, registry, images):
 def test_transient_503s_are_retried(crixd_for, registry, images):
     fake = testenv.FakeRegistry("flaky", upstream=registry.url, fail=2)
     try:
-        d = crixd_for((fake.host, True, []))
+        d = crixd_for((fake.host, []))
         assert pull(d, ref(fake.host)) == images["single"].config_digest
         assert fake.hits > 2
     finally:
@@ -192,7 +168,7 @@ def test_transient_503s_are_retried(crixd_for, registry, images):
 @pytest.mark.parametrize("name", sorted(testenv.hostile_layers()))
 def test_hostile_layer_fails_and_writes_nothing_outside(crixd_for, registry, name):
     _, entry_name, target = testenv.hostile_layers()[name]
-    d = crixd_for((registry.host, True, []))
+    d = crixd_for((registry.host, []))
     code, details = pull_error(d, ref(registry.host, "hostile-" + name))
     assert 'layer entry "%s"' % entry_name in details, (code, details)
     if target:

@@ -79,14 +79,21 @@ def new_id(prefix="c"):
     return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
 
 
+def new_container(rt, bundle, cid=None, prefix=None):
+    """Writes the bundle for a new container of rt (its own cgroup under CGROUP_PARENT),
+    which rt deletes at teardown; returns the container id."""
+    cid = cid or new_id(prefix or rt.name[:4])
+    bundle.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
+    bundle.write()
+    rt.ids.add(cid)
+    return cid
+
+
 def run_both(runtimes, bundle, *extra, timeout=30):
     """Runs the bundle to completion under each runtime; returns {name: CompletedProcess}."""
     out = {}
     for rt in runtimes:
-        cid = new_id(rt.name[:4])
-        bundle.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
-        bundle.write()
-        rt.ids.add(cid)
+        cid = new_container(rt, bundle)
         out[rt.name] = rt("run", "--bundle", bundle.path, *extra, cid, timeout=timeout)
     return out
 
@@ -94,10 +101,7 @@ def run_both(runtimes, bundle, *extra, timeout=30):
 def create(rt, bundle, *extra, cid=None, check=True):
     """create (the container keeps the stdio files, so no pipes); returns (id, proc, output
     path). The output file holds the runtime's errors and the container's output."""
-    cid = cid or new_id(rt.name[:4])
-    bundle.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
-    bundle.write()
-    rt.ids.add(cid)
+    cid = new_container(rt, bundle, cid)
     out_path = os.path.join(bundle.path, "%s.out" % cid)
     with open(out_path, "w") as out:
         p = rt("create", "--bundle", bundle.path, *extra, cid, capture_output=False,

@@ -11,7 +11,7 @@ import termios
 import threading
 import time
 
-from runtime_helpers import CGROUP_PARENT, create, new_id, read, start_detached
+from runtime_helpers import CGROUP_PARENT, create, new_container, read, start_detached
 
 
 def test_exec_options_match_runc(runtimes, make_bundle):
@@ -156,10 +156,7 @@ def test_foreground_terminal_without_console_socket_matches_runc(runtimes, make_
     b.config["process"]["terminal"] = True
     seen = {}
     for rt in runtimes:
-        cid = new_id(rt.name[:4])
-        b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
-        b.write()
-        rt.ids.add(cid)
+        cid = new_container(rt, b)
         seen[rt.name, "run"] = on_a_terminal(rt.cmd("run", "--bundle", b.path, cid), 33, 101, b"ready", b"hello\r")
     b.config["process"]["terminal"] = False
     b.config["process"]["args"] = ["sleep", "30"]
@@ -191,10 +188,7 @@ def test_hooks_get_state_on_stdin(runtimes, make_bundle, busybox_rootfs, tmp_pat
             hooks[kind] = [{"path": "/bin/sh", "args": ["sh", "-c", "cat > %s" % target],
                             "env": ["PATH=/bin"], "timeout": 10}]
         b.config["hooks"] = hooks
-        cid = new_id(rt.name[:4])
-        b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
-        b.write()
-        rt.ids.add(cid)
+        cid = new_container(rt, b)
         p = rt("run", "--bundle", b.path, cid)
         assert p.returncode == 0, (rt.name, p.stderr)
         states = {}
@@ -217,10 +211,7 @@ def test_failing_and_timed_out_hooks_clean_up(runtimes, make_bundle):
     for hook, message in ((["sh", "-c", "exit 7"], "exit status 7"), (["sleep", "5"], "timed out")):
         b = make_bundle(["true"])
         b.config["hooks"] = {"createRuntime": [{"path": "/bin/" + hook[0], "args": hook, "timeout": 1}]}
-        cid = new_id("hook")
-        b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
-        b.write()
-        crix.ids.add(cid)
+        cid = new_container(crix, b, prefix="hook")
         p = crix("create", "--bundle", b.path, cid, stdin=subprocess.DEVNULL)
         assert p.returncode != 0 and message in p.stderr and "createRuntime" in p.stderr
         assert crix("state", cid).returncode != 0

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from runtime_helpers import CGROUP_PARENT, create, new_id, read, run_both, start_detached
+from runtime_helpers import create, new_container, new_id, read, run_both, start_detached
 
 
 @pytest.mark.parametrize("code", [0, 1, 42])
@@ -170,10 +170,7 @@ def test_log_file_json_and_text(runtimes, make_bundle, tmp_path):
     b.config["mounts"].append({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
                                "options": ["nosuid", "tmpcopyup"]})
     log = tmp_path / "crix.json"
-    cid = new_id("crix")
-    b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
-    b.write()
-    crix.ids.add(cid)
+    cid = new_container(crix, b, prefix="crix")
     p = crix("--log", str(log), "--log-format", "json", "--debug", "run", "--bundle", b.path, cid)
     assert (p.returncode, p.stdout, p.stderr) == (0, "out\n", "err\n")
     lines = [json.loads(line) for line in log.read_text().splitlines()]

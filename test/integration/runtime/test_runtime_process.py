@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from runtime_helpers import CGROUP_PARENT, new_id, read, run_both, start_detached
+from runtime_helpers import CGROUP_PARENT, new_container, read, run_both, start_detached
 
 STATUS_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
 
@@ -106,10 +106,8 @@ def test_relative_bind_source_is_in_the_bundle(runtimes, make_bundle):
     assert os.getcwd() != b.path
     assert same_output(runtimes, b) == "from the bundle\n"
     b.config["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2"
-    crix, cid = runtimes[0], new_id("crix")
-    b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
-    b.write()
-    crix.ids.add(cid)
+    crix = runtimes[0]
+    cid = new_container(crix, b, prefix="crix")
     p = crix("--debug", "run", "--bundle", b.path, cid)
     assert (p.returncode, p.stdout) == (0, "from the bundle\n"), p.stderr
     assert "linux.mountLabel system_u:object_r:container_file_t:s0:c1,c2 ignored" in p.stderr

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from runtime_helpers import CGROUP_PARENT, create, new_id, read, run_both
+from runtime_helpers import create, new_container, read, run_both
 
 
 def test_runtime_binary_cannot_be_overwritten_through_proc_exe(runtimes, make_bundle, tmp_path):
@@ -59,10 +59,7 @@ def test_no_host_fd_reaches_the_container(runtimes, make_bundle, tmp_path):
     seen = {}
     for rt in runtimes:
         for preserve in (0, 1):
-            cid = new_id(rt.name[:4])
-            b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
-            b.write()
-            rt.ids.add(cid)
+            cid = new_container(rt, b)
             p = with_fd3(str(secret), rt.cmd("create", "--bundle", b.path, "--preserve-fds", str(preserve), cid),
                          capture_output=False, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
@@ -88,10 +85,7 @@ def test_cwd_through_a_leaked_fd_is_refused(runtimes, make_bundle, tmp_path):
     (tmp_path / "secret").write_text("x")
     for n in range(3, 12):
         b.config["process"]["cwd"] = "/proc/self/fd/%d" % n
-        cid = new_id("cwd")
-        b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
-        b.write()
-        crix.ids.add(cid)
+        cid = new_container(crix, b, prefix="cwd")
         p = with_fd3(str(tmp_path), crix.cmd("run", "--bundle", b.path, cid))
         assert "secret" not in p.stdout and "bundle" not in p.stdout, (n, p.stdout)
         if p.returncode == 0:
