@@ -277,17 +277,20 @@ class TokenServer:
 
 class FakeRegistry:
     """A registry that misbehaves: mode "garbage" answers manifests with non-JSON, "hang"
-    accepts connections and never answers, "reset" closes them at once, "flaky" answers 503
-    `fail` times before proxying to `upstream`, "huge" serves a manifest over 4 MiB, "proxy"
+    accepts connections and never answers, "reset" closes them at once, "flaky" answers
+    `status` (503) `fail` times before proxying to `upstream`, "huge" serves a manifest over 4 MiB, "proxy"
     just proxies, "plainjson" proxies with manifests typed application/json, "slow" proxies blobs at about `rate` bytes/s, "schema1" answers manifests
     with a Docker schema 1 manifest, "wrongdigest" answers a manifest asked for by digest with
     the repository's "v1" manifest, "cutblob" sends only half of the first `fail` blob
-    responses and closes the connection. Requested paths are in .paths."""
+    responses and closes the connection. Requested paths are in .paths; .most_blobs_at_once
+    is the most blob requests that were being answered at the same time."""
 
-    def __init__(self, mode, upstream=None, fail=2, rate=256 << 10):
-        self.mode, self.upstream, self.fail, self.rate = mode, upstream, fail, rate
+    def __init__(self, mode, upstream=None, fail=2, rate=256 << 10, status=503):
+        self.mode, self.upstream, self.fail, self.rate, self.status = mode, upstream, fail, rate, status
         self.hits = 0
         self.paths = []
+        self.blobs_now = self.most_blobs_at_once = 0
+        self.lock = threading.Lock()
         fake = self
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -313,8 +316,21 @@ class FakeRegistry:
                 self.wfile.write(body)
 
             def do_GET(self):
-                fake.hits += 1
-                fake.paths.append(self.path)
+                is_blob = "/blobs/" in self.path
+                with fake.lock:
+                    fake.hits += 1
+                    fake.paths.append(self.path)
+                    if is_blob:
+                        fake.blobs_now += 1
+                        fake.most_blobs_at_once = max(fake.most_blobs_at_once, fake.blobs_now)
+                try:
+                    self.answer()
+                finally:
+                    if is_blob:
+                        with fake.lock:
+                            fake.blobs_now -= 1
+
+            def answer(self):
                 if self.path == "/v2/":
                     return self.send(200, b"{}")
                 if fake.mode == "garbage":
@@ -329,7 +345,7 @@ class FakeRegistry:
                     path = path.split("/manifests/")[0] + "/manifests/v1"
                 if fake.mode == "flaky" and fake.fail > 0:
                     fake.fail -= 1
-                    return self.send(503, b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}')
+                    return self.send(fake.status, b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}')
                 req = urllib.request.Request(fake.upstream + path, headers={
                     "Accept": self.headers.get("Accept", "*/*")})
                 try:

@@ -5,6 +5,7 @@ digest, unsupported and hostile images and misbehaving registries, as status cod
 messages, and that a failed pull leaves no image behind."""
 import base64
 import os
+import time
 
 import grpc
 import pytest
@@ -155,12 +156,19 @@ def test_manifest_of_another_digest_is_refused(crixd_for, registry, images):
         fake.stop()
 
 
-def test_transient_503s_are_retried(crixd_for, registry, images):
-    fake = testenv.FakeRegistry("flaky", upstream=registry.url, fail=2)
+@pytest.mark.parametrize("status,retried", [(503, True), (429, True), (502, True), (403, False), (401, False)])
+def test_transient_errors_are_retried_the_others_final(crixd_for, registry, images, status, retried):
+    fake = testenv.FakeRegistry("flaky", upstream=registry.url, fail=2, status=status)
     try:
         d = crixd_for((fake.host, []))
-        assert pull(d, ref(fake.host)) == images["single"].config_digest
-        assert fake.hits > 2
+        if retried:
+            assert pull(d, ref(fake.host)) == images["single"].config_digest
+        else:
+            code, details = pull_error(d, ref(fake.host))
+            assert "(%d)" % status in details and code == grpc.StatusCode.PERMISSION_DENIED, (code, details)
+            manifest_gets = [p for p in fake.paths if "/manifests/" in p]
+            assert len(manifest_gets) == 1, fake.paths  # not retried
+            assert_nothing_left(d)
     finally:
         fake.stop()
 
@@ -175,3 +183,35 @@ def test_hostile_layer_fails_and_writes_nothing_outside(crixd_for, registry, nam
         assert not os.path.lexists(target)
     assert_nothing_left(d)
     assert os.listdir(os.path.join(d.root, "layers")) == []
+
+
+def test_expired_token_is_fetched_again(crixd_for, storage, tmp_path, images):
+    ts = testenv.TokenServer(str(tmp_path / "token"), USER, PASSWORD, expires_in=2)
+    reg = testenv.Registry(str(tmp_path / "token-registry"), storage, token=ts)
+    try:
+        d = crixd_for((reg.host, []))
+        auth = api.AuthConfig(username=USER, password=PASSWORD)
+        assert pull(d, ref(reg.host), auth) == images["single"].config_digest
+        assert pull(d, ref(reg.host), auth) == images["single"].config_digest  # cached
+        assert ts.requests == [("GET", "repository:crix/single:pull", True)]
+        time.sleep(2.5)
+        assert pull(d, ref(reg.host), auth) == images["single"].config_digest
+        assert ts.requests == [("GET", "repository:crix/single:pull", True)] * 2
+    finally:
+        reg.stop()
+        ts.stop()
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_max_parallel_downloads(crixd_factory, registry, images, parallel):
+    proxy = testenv.FakeRegistry("slow", upstream=registry.url, rate=4 << 20)
+    try:
+        config = registries_yaml((proxy.host, [])).replace(
+            "image:\n", "image:\n  max_parallel_downloads: %d\n" % parallel, 1)
+        d = crixd_factory(config).start()
+        assert pull(d, ref(proxy.host, "multi")) == images["multi"].config_digest
+        layers = len([p for p in proxy.paths if "/blobs/" in p]) - 1  # and the config
+        assert layers >= 3, proxy.paths
+        assert proxy.most_blobs_at_once == parallel, proxy.paths
+    finally:
+        proxy.stop()
