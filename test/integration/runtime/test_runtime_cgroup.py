@@ -2,11 +2,12 @@
 bundle leaves, pids limits and device rules that bite, seccomp errnos, update, pause/resume."""
 import json
 import os
+import subprocess
 import time
 
 import pytest
 
-from runtime_helpers import CGROUP_PARENT, CGROUP_ROOT, create, read, run_both
+from runtime_helpers import CGROUP_PARENT, CGROUP_ROOT, create, read, remove_cgroups, run_both
 
 MiB = 1024 * 1024
 
@@ -77,10 +78,31 @@ def test_limit_files_match_runc(runtimes, make_bundle):
     assert seen["runc"]["pids.max"] == "20"
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(CGROUP_ROOT, "hugetlb", "cgroup.procs")),
-                    reason="hugetlb v1 hierarchy not mounted (the unit test covers it privately)")
-def test_hugepage_limits_match_runc(runtimes, make_bundle):
-    sizes = sorted(d.split("-")[1] for d in os.listdir("/sys/kernel/mm/hugepages"))  # 2048kB
+@pytest.fixture
+def hugetlb_hierarchy(runtimes):
+    """The hugetlb v1 hierarchy, mounted for the test when the host has none (and unmounted
+    after, once the runtimes' cgroups are gone: this fixture is set up after `runtimes`)."""
+    path = os.path.join(CGROUP_ROOT, "hugetlb")
+    if os.path.exists(os.path.join(path, "cgroup.procs")):
+        yield path
+        return
+    made = not os.path.isdir(path)
+    os.makedirs(path, exist_ok=True)
+    subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", path], check=True)
+    try:
+        yield path
+    finally:
+        for rt in runtimes:
+            rt.cleanup()
+        remove_cgroups(CGROUP_PARENT)
+        subprocess.run(["umount", path], check=True)
+        if made:
+            os.rmdir(path)
+
+
+def test_hugepage_limits_match_runc(runtimes, make_bundle, hugetlb_hierarchy):
+    sizes = sorted((d.split("-")[1] for d in os.listdir("/sys/kernel/mm/hugepages")),
+                   key=lambda kb: int(kb[:-2]))  # the smallest: 2048kB
     page = {"2048kB": "2MB", "1048576kB": "1GB"}[sizes[0]]
     b = with_resources(make_bundle(["sleep", "30"]), {"hugepageLimits": [{"pageSize": page, "limit": 4 * 2 * MiB}]})
     files = [("hugetlb", "hugetlb.%s.limit_in_bytes" % page)]
