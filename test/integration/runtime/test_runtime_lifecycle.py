@@ -132,6 +132,9 @@ def test_errors_match_runc(runtimes, make_bundle, tmp_path):
     (bad / "config.json").write_text('{"process": {"args": ["sh", 1]}}')
     p = crix("run", "--bundle", str(bad), "bad1")
     assert p.returncode != 0 and "process.args[1]: expected string" in p.stderr
+    (bad / "config.json").write_text('{"process": {"args": ["sh"]')  # not JSON at all
+    p = crix("run", "--bundle", str(bad), "bad2")
+    assert p.returncode != 0 and "config.json" in p.stderr and "JSON" in p.stderr, p.stderr
     b.config["root"]["path"] = str(tmp_path / "missing-rootfs")
     b.write()
     for rt in runtimes:

@@ -200,13 +200,16 @@ def test_join_namespace_by_path(runtimes, make_bundle):
     for rt in runtimes:
         first = start_detached(rt, make_bundle(["sleep", "30"]))
         pid = rt.state(first)["pid"]
-        b = make_bundle(["sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc"])
+        # pid: the init of a joined pid namespace is forked once inside it (two-stage)
+        b = make_bundle(["sh", "-c", "readlink /proc/self/ns/net; readlink /proc/self/ns/ipc; "
+                         "readlink /proc/self/ns/pid"])
+        files = {"network": "net", "ipc": "ipc", "pid": "pid"}
         for ns in b.config["linux"]["namespaces"]:
-            if ns["type"] in ("network", "ipc"):
-                ns["path"] = "/proc/%d/ns/%s" % (pid, "net" if ns["type"] == "network" else "ipc")
+            if ns["type"] in files:
+                ns["path"] = "/proc/%d/ns/%s" % (pid, files[ns["type"]])
         res = run_both([rt], b)[rt.name]
         assert res.returncode == 0, res.stderr
-        want = [os.readlink("/proc/%d/ns/net" % pid), os.readlink("/proc/%d/ns/ipc" % pid)]
+        want = [os.readlink("/proc/%d/ns/%s" % (pid, f)) for f in ("net", "ipc", "pid")]
         assert res.stdout.split() == want
         seen[rt.name] = True
     assert seen == {"crix-runtime": True, "runc": True}
