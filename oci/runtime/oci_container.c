@@ -604,7 +604,8 @@ static int wait_forwarding(pid_t pid, const sigset_t *set, int master)
 			code = 255;
 			break;
 		}
-		if (poll(fds, 3, -1) < 0)
+		/* without a signalfd (out of fds), look for the exit every 100 ms */
+		if (poll(fds, 3, sfd < 0 ? 100 : -1) < 0)
 			continue;
 		struct signalfd_siginfo si;
 		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
