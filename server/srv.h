@@ -65,7 +65,8 @@ char *srv_printf(struct srv_call *call, const char *fmt, ...) __attribute__((for
 		srv_new_msg_;                                                                      \
 	})
 
-/* True once the client cancelled, its deadline passed, or the daemon is shutting down. */
+/* True once the client cancelled, its deadline passed, or the daemon's shutdown grace period
+ * ran out. */
 bool srv_call_cancelled(struct srv_call *call);
 /* Milliseconds until the call's deadline (INT64_MAX when it has none; <= 0 when passed). */
 int64_t srv_call_deadline_ms(struct srv_call *call);

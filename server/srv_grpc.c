@@ -175,8 +175,9 @@ int64_t srv_call_deadline_ms(struct srv_call *call)
 
 bool srv_call_cancelled(struct srv_call *call)
 {
-	return atomic_load(&call->cancelled) || atomic_load(&call->server->stopping) ||
-	       srv_call_deadline_ms(call) <= 0;
+	/* Not on shutdown itself: running calls get the grace period, after which
+	 * grpc_server_cancel_all_calls cancels each of them. */
+	return atomic_load(&call->cancelled) || srv_call_deadline_ms(call) <= 0;
 }
 
 const char *srv_call_method(struct srv_call *call)

@@ -199,3 +199,65 @@ def test_cancelled_pull_stops(crixd_factory, registry):
         assert "cancelled" in d.log_text() or "Cancel" in d.log_text()
     finally:
         proxy.stop()
+
+
+def test_slow_pull_does_not_hold_up_other_calls(crixd_factory, registry, images):
+    """A pull in progress (a registry at 400 KiB/s) leaves Version, Status, ListImages and
+    ImageStatus answered while it runs; SIGTERM then lets it finish within the grace period
+    and crixd exits 0."""
+    proxy = testenv.FakeRegistry("slow", upstream=registry.url, rate=400 << 10)
+    try:
+        d = crixd_factory(registries_yaml((proxy.host, []))).start()
+        result = {}
+
+        def slow_pull():
+            try:
+                result["ref"] = pull(d, ref(proxy.host, "multi"))
+            except grpc.RpcError as e:
+                result["error"] = e
+
+        t = threading.Thread(target=slow_pull)
+        t.start()
+        deadline = time.monotonic() + 10
+        while not any("/blobs/" in p for p in proxy.paths) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for _ in range(20):
+            assert d.runtime("Version").runtime_name == "crix"
+            d.runtime("Status")
+            d.image("ListImages")
+            status(d, "nope")
+        assert t.is_alive(), "the pull ended before the other calls were made"
+        d.signal(signal.SIGTERM)
+        t.join(30)
+        assert result.get("ref") == images["multi"].config_digest, result
+        assert d.proc.wait(20) == 0
+    finally:
+        proxy.stop()
+
+
+def test_sigterm_cancels_a_pull_that_outlasts_the_grace_period(crixd_factory, registry):
+    """The 10 s grace period ends: the pull still running is cancelled, crixd exits 0, and the
+    next start finds no partial image."""
+    proxy = testenv.FakeRegistry("slow", upstream=registry.url, rate=40 << 10)
+    try:
+        d = crixd_factory(registries_yaml((proxy.host, []))).start()
+        errors = []
+        t = threading.Thread(target=lambda: errors.append(pytest.raises(grpc.RpcError, pull, d,
+                                                                        ref(proxy.host, "multi"))))
+        t.start()
+        deadline = time.monotonic() + 10
+        while not any("/blobs/" in p for p in proxy.paths) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        d.signal(signal.SIGTERM)
+        assert d.proc.wait(30) == 0
+        t.join(10)
+        assert errors and errors[0].value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+        assert "calls still running after 10000 ms: cancelling them" in d.log_text()
+        d.channel.close()
+        d.channel = None
+        d.log.close()
+        d.start()
+        assert list(d.image("ListImages").images) == []
+        assert os.listdir(os.path.join(d.root, "tmp")) == []
+    finally:
+        proxy.stop()
