@@ -215,3 +215,17 @@ def test_max_parallel_downloads(crixd_factory, registry, images, parallel):
         assert proxy.most_blobs_at_once == parallel, proxy.paths
     finally:
         proxy.stop()
+
+
+def test_auth_config_reaches_a_mirror_only_when_it_names_it(crixd_for, basic_registry, images):
+    """The request's credentials are for the registry the image is named after; a mirror gets
+    them only when AuthConfig.server_address names the mirror."""
+    d = crixd_for(("registry.invalid/e2e", [basic_registry.host + "/crix"], False))
+    wanted = "registry.invalid/e2e/single:v1"
+    code, details = pull_error(d, wanted, api.AuthConfig(username=USER, password=PASSWORD))
+    assert "registry.invalid" in details, (code, details)
+    assert_nothing_left(d)
+    auth = api.AuthConfig(username=USER, password=PASSWORD, server_address=basic_registry.host)
+    assert pull(d, wanted, auth) == images["single"].config_digest
+    assert list(status(d, wanted).image.repo_tags) == [wanted]
+    assert PASSWORD not in d.log_text()
