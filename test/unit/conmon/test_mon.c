@@ -18,25 +18,8 @@
 #include "mon_opts.h"
 #include "mon_proto.h"
 
-static int failures;
+#include "check.h"
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_STR(got, want)                                                                       \
-	do {                                                                                       \
-		const char *g_ = (got), *w_ = (want);                                              \
-		if (g_ == NULL || strcmp(g_, w_) != 0) {                                           \
-			fprintf(stderr, "%s:%d: got\n[%s]\nwant\n[%s]\n", __FILE__, __LINE__,       \
-				g_ ? g_ : "(null)", w_);                                           \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 static char tmpdir[] = "/tmp/test-mon-XXXXXX";
 

@@ -7,15 +7,8 @@
 #include "oci_seccomp.h"
 #include "oci_spec.h"
 
-static int failures;
+#include "check.h"
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);   \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
 
 static const char full_json[] =
 	"{\"ociVersion\": \"1.2.0\", \"x-vendor\": {\"keep\": [1, 2]},"

@@ -1,7 +1,7 @@
-/* Minimal checks for the oci_cgroup unit tests: a failed CHECK prints where and goes on;
- * main returns failures != 0. */
-#ifndef OCI_CGROUP_TEST_CHECK_H
-#define OCI_CGROUP_TEST_CHECK_H
+/* Minimal checks for the C unit tests: a failed CHECK prints where and goes on; main returns
+ * failures != 0. */
+#ifndef CRIX_TEST_CHECK_H
+#define CRIX_TEST_CHECK_H
 
 #include <stdio.h>
 #include <string.h>
