@@ -65,7 +65,9 @@ static void block_device(char *out, size_t size)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(rel, sizeof(rel), "/sys/block/%s", de->d_name);
-		snprintf(out, size, "%s", get(rel, "dev"));
+		const char *dev = get(rel, "dev");
+		if (strlen(dev) < size)
+			memcpy(out, dev, strlen(dev) + 1);
 		if (strchr(out, ':') == NULL)
 			out[0] = '\0';
 	}
