@@ -538,12 +538,6 @@ static int receive_console(int listen_fd, pid_t runtime, int *master, struct cri
 	return 0;
 }
 
-static int set_nonblock(int fd)
-{
-	int flags = fcntl(fd, F_GETFL);
-	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
-
 /* Runs `<runtime> create` with the container's stdio; fills m->pid. */
 static int create_container(struct monitor *m, struct crix_err **err)
 {
@@ -576,7 +570,7 @@ static int create_container(struct monitor *m, struct crix_err **err)
 			return crix_err_make(err, errno, "pipe");
 		in_rd = fds[0];
 		m->in_fd = fds[1];
-		set_nonblock(m->in_fd);
+		mon_set_nonblock(m->in_fd);
 	}
 
 	char console_path[64];
@@ -614,7 +608,7 @@ static int create_container(struct monitor *m, struct crix_err **err)
 		unlinkat(m->dir_fd, "console", 0);
 		if (rc == 0) {
 			m->tty_fd = m->out_fd = master; /* output, resizes */
-			set_nonblock(master);
+			mon_set_nonblock(master);
 			if (o->stdin_open)
 				m->in_fd = fcntl(master, F_DUPFD_CLOEXEC, 0);
 		}

@@ -96,12 +96,17 @@ void mon_sync_fail(int *fd, const struct crix_err *err)
 	mon_sync_send(fd, mon_sync_error_line(msg, strlen(msg)));
 }
 
+int mon_set_nonblock(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+	return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
 int mon_output_pipe(int fds[2], struct crix_err **err)
 {
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return crix_err_make(err, errno, "pipe");
-	int flags = fcntl(fds[0], F_GETFL);
-	if (flags < 0 || fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) < 0) {
+	if (mon_set_nonblock(fds[0]) < 0) {
 		int e = errno;
 		close(fds[0]);
 		close(fds[1]);

@@ -19,6 +19,9 @@ int mon_wait_runtime(pid_t pid, int *status, struct crix_err **err);
 /* The decimal pid in a runtime's --pid-file. */
 int mon_read_pidfile(const char *path, pid_t *pid, struct crix_err **err);
 
+/* Adds O_NONBLOCK to fd's flags; -1 with errno on failure. */
+int mon_set_nonblock(int fd);
+
 /* A pipe for a process's output: the read end (the monitor's, fds[0]) is non-blocking, the
  * write end (the process's) blocks, so a monitor that falls behind slows the writer down
  * instead of failing its writes with EAGAIN. Both ends close on exec. */
