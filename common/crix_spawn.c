@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -112,3 +115,16 @@ int crix_wait(pid_t pid, int *status)
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? -1 : 0;
 }
+
+int crix_helper_path(const char *name, char **out, struct crix_err **err)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return crix_err_make(err, errno, "helper %s: readlink /proc/self/exe", name);
+	self[n] = '\0';
+	if (asprintf(out, "%s/../libexec/crix/%s", dirname(self), name) < 0)
+		return crix_err_make(err, ENOMEM, "helper %s", name);
+	return 0;
+}
+

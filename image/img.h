@@ -7,6 +7,11 @@
  *   images/<id-hex>.json           image records (id = config digest)
  *   containers/<id>/{upper,work,rootfs.json}   writable layer of a prepared rootfs
  *   tmp/                           downloads and unpacks in progress (emptied at open)
+ *   locks/                         flocks of layer downloads shared by concurrent pulls
+ *
+ * Pulls run in the helper crix-pull (registry client, layer unpacker): the process that opened
+ * the store never maps libcurl or libarchive, and a layer that crashes the unpacker fails
+ * that pull only. The store's owner keeps the records, pins and garbage collection.
  *
  * Every function is safe to call from several threads at once on one store. */
 #ifndef CRIX_IMG_H
@@ -31,6 +36,8 @@ struct img_store_opts {
 	/* Directory of per-registry CA files: <certs_dir>/<host[:port]>/ca.crt (else any .crt there) is trusted for
 	 * that registry in addition to the system store. NULL = /etc/crix/certs.d. */
 	const char *certs_dir;
+	/* The crix-pull program; NULL = the one installed beside the running program. */
+	const char *pull_helper;
 	/* A transfer slower than 1 KiB/s for this long fails (and is retried). 0 = 30 s. */
 	unsigned stall_timeout_seconds;
 	/* Unpack a layer only after its download completed (instead of while streaming it);
@@ -78,8 +85,9 @@ struct img_auth {
 	const char *registry_token; /* bearer token sent as is */
 };
 
-/* Pulls ref (mirrors first, then the registry itself) and returns the image id
- * ("sha256:<hex>" of the config). Two identical pulls at once share their downloads. */
+/* Pulls ref (mirrors first, then the registry itself) in a crix-pull process and returns the
+ * image id ("sha256:<hex>" of the config). Identical pulls at once share their layer
+ * downloads. */
 int img_pull(struct img_store *store, const char *ref, const struct img_auth *auth, char **image_id,
 	     struct crix_err **err);
 

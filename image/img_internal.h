@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <json-c/json.h>
 #include <openssl/evp.h>
 
 #include "crix_err.h"
@@ -36,15 +37,6 @@ struct img_record {
 
 void img_record_free(struct img_record *r);
 
-/* A job (blob download, layer unpack) that identical concurrent pulls share. */
-struct img_inflight {
-	char *key;
-	unsigned refs;
-	bool done;
-	pthread_cond_t cond;
-	struct img_inflight *next;
-};
-
 /* The settings a reload changes (img_store_reload), replaced as a whole and held by running
  * pulls. */
 struct img_settings {
@@ -56,13 +48,16 @@ struct img_settings {
 };
 
 struct img_http;
+struct img_token;
+struct img_pull_host;
 
 struct img_store {
-	char *root, *blobs_dir, *layers_dir, *images_dir, *containers_dir, *tmp_dir;
+	char *root, *blobs_dir, *layers_dir, *images_dir, *containers_dir, *tmp_dir, *locks_dir;
 	char *certs_dir;
+	char *pull_helper;
 	unsigned stall_timeout;
 	bool unpack_after_download;
-	struct img_http *http;
+	struct img_http *http; /* crix-pull's registry client; NULL elsewhere */
 
 	pthread_mutex_t lock; /* everything below */
 	struct img_settings *settings;
@@ -70,8 +65,12 @@ struct img_store {
 	size_t n_records;
 	struct img_strv pull_pins;   /* blobs and layers of pulls in progress (multiset) */
 	struct img_strv rootfs_pins; /* "container-id\nchain-id" of prepared rootfs */
-	struct img_inflight *inflight;
+	struct img_token *tokens;    /* registry tokens of earlier pulls */
 };
+
+/* A store on opts->root for a process that does not own it (crix-pull): paths and settings
+ * only, nothing on disk is touched and no records are loaded. */
+int img_store_attach(const struct img_store_opts *opts, struct img_store **out, struct crix_err **err);
 
 /* ---- digests and blobs (blob.c) ---- */
 int img_digest_check(const char *digest, struct crix_err **err);
@@ -95,18 +94,29 @@ char *img_layer_dir(struct img_store *s, const char *chain_id);
 bool img_layer_exists(struct img_store *s, const char *chain_id);
 
 /* ---- shared jobs (store.c) ---- */
-/* Returns true if the caller owns the job (must call img_inflight_end), false after waiting
- * for another owner to finish (the caller then re-checks the result on disk). */
-bool img_inflight_begin(struct img_store *s, const char *key);
-void img_inflight_end(struct img_store *s, const char *key);
+/* Waits for and takes the exclusive lock of the job key (a layer's chain id) among all
+ * processes and threads of the store: a flock on root/locks/<key>, which a process that dies
+ * gives up. Returns the fd to pass to img_job_unlock. The holder checks whether the job is
+ * still to do (another holder may have done it). */
+int img_job_lock(struct img_store *s, const char *key, struct crix_err **err);
+void img_job_unlock(struct img_store *s, const char *key, int fd);
+/* The unexpired registry token cached under key (malloc'd), or NULL; caching one. */
+char *img_token_get(struct img_store *s, const char *key);
+void img_token_put(struct img_store *s, const char *key, const char *value, long expires_in);
 void img_pins_add(struct img_store *s, const struct img_strv *keys);
 void img_pins_remove(struct img_store *s, const struct img_strv *keys);
-/* Records a pulled image (moving tags from other images), persists it. */
+/* Records a pulled image (moving tags from other images), persists it; takes rec. */
 int img_store_commit(struct img_store *s, struct img_record *rec, struct crix_err **err);
 /* The current settings, held until img_settings_put. */
 struct img_settings *img_settings_get(struct img_store *s);
 void img_settings_put(struct img_store *s, struct img_settings *set);
+/* Settings as JSON (crix-pull's request), and the store's settings from that JSON. */
+json_object *img_settings_to_json(const struct img_settings *set);
+int img_store_use_settings_json(struct img_store *s, json_object *o, struct crix_err **err);
 const struct img_record *img_find_locked(struct img_store *s, const char *name);
+/* A record as JSON (the form of images/<id>.json and of crix-pull's commit) and back. */
+json_object *img_record_to_json(const struct img_record *r);
+int img_record_from_json(json_object *o, struct img_record **out, struct crix_err **err);
 
 /* ---- unpack (unpack.c) ---- */
 enum img_compression { IMG_COMP_NONE, IMG_COMP_GZIP, IMG_COMP_ZSTD };
@@ -139,6 +149,7 @@ struct img_client {
 	const struct img_endpoint *ep;
 	const struct img_creds *creds;
 	const struct img_pull_ctl *ctl; /* may be NULL */
+	const struct img_pull_host *host;
 	pthread_mutex_t lock;
 	char *authz; /* Authorization header value that worked last ("Bearer ...", "Basic ...") */
 	bool plain_http; /* an insecure endpoint that did not speak TLS */
@@ -164,7 +175,33 @@ struct img_blob_sink {
 int img_client_blob(struct img_client *c, const char *digest, const struct img_blob_sink *sink,
 		    struct crix_err **err);
 
-/* ---- pull (pull.c) / rootfs (rootfs.c) ---- */
+/* ---- crix-pull's conversation with the store's owner (msg.c) ---- */
+/* One JSON object per message; msg is not taken. */
+int img_msg_send(int fd, json_object *msg, struct crix_err **err);
+/* EPIPE when the peer closed the stream before a message. */
+int img_msg_recv(int fd, json_object **out, struct crix_err **err);
+/* o's member key if it is a string, else NULL. */
+const char *img_json_str(json_object *o, const char *key);
+/* {"error": message, "errno": n} (pull.c), and the error it says. */
+json_object *img_error_json(const struct crix_err *e);
+int img_error_from_json(json_object *o, struct crix_err **err);
+
+/* ---- the pull crix-pull runs (fetch.c) ---- */
+/* What a pull needs of the store's owner: pins of the blobs and layers it is about to fetch
+ * (against garbage collection, held until the pull ends), the commit of its record (taken),
+ * and the registry tokens it keeps across pulls (img_token_get/img_token_put). Called from
+ * any of the pull's threads. */
+struct img_pull_host {
+	int (*pin)(void *arg, const struct img_strv *keys, struct crix_err **err);
+	int (*commit)(void *arg, struct img_record *rec, struct crix_err **err);
+	char *(*token_get)(void *arg, const char *key);
+	void (*token_put)(void *arg, const char *key, const char *value, long expires_in);
+	void *arg;
+};
+int img_fetch(struct img_store *s, const char *ref, const struct img_auth *auth, const struct img_pull_ctl *ctl,
+	      const struct img_pull_host *host, char **image_id, struct crix_err **err);
+
+/* ---- rootfs (rootfs.c) ---- */
 int img_rootfs_load(struct img_store *s, struct crix_err **err);
 
 #endif

@@ -22,19 +22,10 @@
 #define MAX_MIRROR_ATTEMPTS 2 /* a mirror that fails is skipped soon */
 #define ERROR_BODY_MAX (64u << 10)
 
-struct token {
-	char *key; /* host \n scope \n user */
-	char *value;
-	time_t expires;
-	struct token *next;
-};
-
 struct img_http {
 	struct img_store *store;
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-	pthread_mutex_t token_lock;
-	struct token *tokens;
 };
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
@@ -66,7 +57,6 @@ int img_http_new(struct img_store *s, struct img_http **out, struct crix_err **e
 	h->store = s;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_locks[i], NULL);
-	pthread_mutex_init(&h->token_lock, NULL);
 	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(h->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(h->share, CURLSHOPT_USERDATA, h);
@@ -84,15 +74,6 @@ void img_http_free(struct img_http *h)
 	curl_share_cleanup(h->share);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&h->share_locks[i]);
-	while (h->tokens) {
-		struct token *t = h->tokens;
-		h->tokens = t->next;
-		OPENSSL_cleanse(t->value, strlen(t->value));
-		free(t->key);
-		free(t->value);
-		free(t);
-	}
-	pthread_mutex_destroy(&h->token_lock);
 	free(h);
 }
 
@@ -474,46 +455,6 @@ static char *basic_header(const struct img_creds *cr)
 	return out;
 }
 
-static char *token_lookup(struct img_http *h, const char *key)
-{
-	char *v = NULL;
-	time_t now = time(NULL);
-	pthread_mutex_lock(&h->token_lock);
-	for (struct token *t = h->tokens; t; t = t->next)
-		if (strcmp(t->key, key) == 0 && t->expires > now)
-			v = strdup(t->value);
-	pthread_mutex_unlock(&h->token_lock);
-	return v;
-}
-
-static void token_store(struct img_http *h, const char *key, const char *value, long expires_in)
-{
-	struct token *t = calloc(1, sizeof(*t));
-	if (t == NULL || (t->key = strdup(key)) == NULL || (t->value = strdup(value)) == NULL) {
-		if (t)
-			free(t->key);
-		free(t);
-		return;
-	}
-	/* Renew a little early so that a token does not expire mid-request. */
-	t->expires = time(NULL) + (expires_in > 30 ? expires_in - 10 : expires_in);
-	pthread_mutex_lock(&h->token_lock);
-	for (struct token **p = &h->tokens; *p; p = &(*p)->next) {
-		if (strcmp((*p)->key, key) == 0) {
-			struct token *old = *p;
-			*p = old->next;
-			OPENSSL_cleanse(old->value, strlen(old->value));
-			free(old->key);
-			free(old->value);
-			free(old);
-			break;
-		}
-	}
-	t->next = h->tokens;
-	h->tokens = t;
-	pthread_mutex_unlock(&h->token_lock);
-}
-
 static int fetch_token(struct img_client *c, const char *realm, const char *service, const char *scope,
 		       char **out, struct crix_err **err)
 {
@@ -522,7 +463,8 @@ static int fetch_token(struct img_client *c, const char *realm, const char *serv
 	_cleanup_free_ char *key = NULL;
 	if (asprintf(&key, "%s\n%s\n%s", realm, scope ? scope : "", cr && cr->username ? cr->username : "") < 0)
 		return crix_err_make(err, ENOMEM, "token");
-	if ((*out = token_lookup(s->http, key)) != NULL)
+	/* the store's owner keeps tokens across pulls */
+	if ((*out = c->host->token_get(c->host->arg, key)) != NULL)
 		return 0;
 	CURL *esc = curl_easy_init();
 	if (esc == NULL)
@@ -583,7 +525,7 @@ static int fetch_token(struct img_client *c, const char *realm, const char *serv
 		if (tok == NULL || *tok == '\0') {
 			rc = crix_err_make(err, EPROTO, "token from %s: no token in the response", realm);
 		} else {
-			token_store(s->http, key, tok, expires > 0 ? expires : 60);
+			c->host->token_put(c->host->arg, key, tok, expires > 0 ? expires : 60);
 			*out = strdup(tok);
 			rc = *out ? 0 : crix_err_make(err, ENOMEM, "token");
 		}

@@ -1,21 +1,26 @@
 /* The store: opening (with crash cleanup), image records, lookups, removal with layer and blob
- * garbage collection, usage figures, and the bookkeeping shared by concurrent pulls. */
+ * garbage collection, usage figures, and the bookkeeping shared by concurrent pulls (job locks,
+ * pins, registry tokens). */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 
 #include "crix_cleanup.h"
 #include "crix_file.h"
 #include "crix_log.h"
+#include "crix_spawn.h"
 #include "img_internal.h"
 
 /* ---- reloadable settings ---- */
@@ -92,17 +97,118 @@ void img_settings_put(struct img_store *s, struct img_settings *set)
 		settings_free(set);
 }
 
-int img_store_reload(struct img_store *s, const struct img_store_opts *opts, struct crix_err **err)
+/* Makes set the settings of later pulls (taking it). */
+static void use_settings(struct img_store *s, struct img_settings *set)
 {
-	struct img_settings *set = settings_new(opts);
-	if (set == NULL)
-		return crix_err_make(err, ENOMEM, "reload image settings");
 	pthread_mutex_lock(&s->lock);
 	struct img_settings *old = s->settings;
 	s->settings = set;
 	pthread_mutex_unlock(&s->lock);
 	img_settings_put(s, old);
+}
+
+int img_store_reload(struct img_store *s, const struct img_store_opts *opts, struct crix_err **err)
+{
+	struct img_settings *set = settings_new(opts);
+	if (set == NULL)
+		return crix_err_make(err, ENOMEM, "reload image settings");
+	use_settings(s, set);
 	return 0;
+}
+
+json_object *img_settings_to_json(const struct img_settings *set)
+{
+	json_object *o = json_object_new_object(), *regs = json_object_new_array();
+	json_object_object_add(o, "max_parallel", json_object_new_int64(set->max_parallel));
+	json_object_object_add(o, "auth_file", json_object_new_string(set->auth_file));
+	for (size_t i = 0; i < set->n; i++) {
+		json_object *r = json_object_new_object(), *mirrors = json_object_new_array();
+		json_object_object_add(r, "prefix", json_object_new_string(set->v[i].prefix));
+		json_object_object_add(r, "insecure", json_object_new_boolean(set->v[i].insecure));
+		for (size_t j = 0; j < set->v[i].n_mirrors; j++) {
+			json_object *m = json_object_new_object();
+			json_object_object_add(m, "location", json_object_new_string(set->v[i].mirrors[j].location));
+			json_object_object_add(m, "insecure", json_object_new_boolean(set->v[i].mirrors[j].insecure));
+			json_object_array_add(mirrors, m);
+		}
+		json_object_object_add(r, "mirrors", mirrors);
+		json_object_array_add(regs, r);
+	}
+	json_object_object_add(o, "registries", regs);
+	return o;
+}
+
+static const char *member_string(json_object *o, const char *key)
+{
+	const char *v = img_json_str(o, key);
+	return v ? v : "";
+}
+
+static bool member_bool(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+int img_store_use_settings_json(struct img_store *s, json_object *o, struct crix_err **err)
+{
+	json_object *regs = NULL, *v;
+	json_object_object_get_ex(o, "registries", &regs);
+	size_t n = json_object_is_type(regs, json_type_array) ? json_object_array_length(regs) : 0;
+	struct cfg_registry *v_regs = calloc(n ? n : 1, sizeof(*v_regs));
+	if (v_regs == NULL)
+		return crix_err_make(err, ENOMEM, "image settings");
+	/* settings_new copies: the registries may point into o meanwhile */
+	int rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		json_object *r = json_object_array_get_idx(regs, i), *mirrors = NULL;
+		v_regs[i].prefix = (char *)member_string(r, "prefix");
+		v_regs[i].insecure = member_bool(r, "insecure");
+		json_object_object_get_ex(r, "mirrors", &mirrors);
+		size_t m = json_object_is_type(mirrors, json_type_array) ? json_object_array_length(mirrors) : 0;
+		v_regs[i].mirrors = calloc(m ? m : 1, sizeof(struct cfg_mirror));
+		if (v_regs[i].mirrors == NULL) {
+			rc = crix_err_make(err, ENOMEM, "image settings");
+			break;
+		}
+		v_regs[i].n_mirrors = m;
+		for (size_t j = 0; j < m; j++) {
+			json_object *mj = json_object_array_get_idx(mirrors, j);
+			v_regs[i].mirrors[j].location = (char *)member_string(mj, "location");
+			v_regs[i].mirrors[j].insecure = member_bool(mj, "insecure");
+		}
+	}
+	struct img_store_opts opts = {
+		.max_parallel_downloads = json_object_object_get_ex(o, "max_parallel", &v) ? json_object_get_int(v) : 0,
+		.auth_file = member_string(o, "auth_file"),
+		.registries = v_regs,
+		.n_registries = n,
+	};
+	struct img_settings *set = rc == 0 ? settings_new(&opts) : NULL;
+	for (size_t i = 0; i < n; i++)
+		free(v_regs[i].mirrors);
+	free(v_regs);
+	if (set == NULL)
+		return rc < 0 ? rc : crix_err_make(err, ENOMEM, "image settings");
+	use_settings(s, set);
+	return 0;
+}
+
+/* ---- registry tokens (cached for crix-pull) ---- */
+
+struct img_token {
+	char *key; /* realm \n scope \n user */
+	char *value;
+	time_t expires;
+	struct img_token *next;
+};
+
+static void token_free(struct img_token *t)
+{
+	OPENSSL_cleanse(t->value, strlen(t->value));
+	free(t->key);
+	free(t->value);
+	free(t);
 }
 
 /* ---- records ---- */
@@ -224,7 +330,7 @@ static char *record_path(struct img_store *s, const char *id)
 	return p;
 }
 
-static int record_save(struct img_store *s, const struct img_record *r, struct crix_err **err)
+json_object *img_record_to_json(const struct img_record *r)
 {
 	json_object *o = json_object_new_object();
 	const struct img_image *im = &r->img;
@@ -236,25 +342,25 @@ static int record_save(struct img_store *s, const struct img_record *r, struct c
 	json_object_object_add(o, "config", json_object_new_string(im->config_json));
 	json_object_object_add(o, "layers", strv_json(im->layers, im->n_layers));
 	json_object_object_add(o, "blobs", strv_json(r->blobs.v, r->blobs.n));
+	return o;
+}
+
+static int record_save(struct img_store *s, const struct img_record *r, struct crix_err **err)
+{
+	json_object *o = img_record_to_json(r);
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	_cleanup_free_ char *path = record_path(s, im->id);
+	_cleanup_free_ char *path = record_path(s, r->img.id);
 	int rc = crix_write_file_atomic(path, text, strlen(text), 0644, err);
 	json_object_put(o);
 	if (rc < 0)
-		return crix_err_wrap(err, "write image record %s", im->id);
+		return crix_err_wrap(err, "write image record %s", r->img.id);
 	return 0;
 }
 
-static int record_load(const char *path, struct img_record **out, struct crix_err **err)
+int img_record_from_json(json_object *o, struct img_record **out, struct crix_err **err)
 {
-	_cleanup_free_ char *text = NULL;
-	if (crix_read_file(path, 64u << 20, &text, NULL, err) < 0)
-		return -1;
-	json_object *o = json_tokener_parse(text);
-	if (o == NULL || !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		return crix_err_make(err, EINVAL, "image record %s: not a JSON object", path);
-	}
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+		return crix_err_make(err, EINVAL, "image record: not a JSON object");
 	struct img_record *r = calloc(1, sizeof(*r));
 	json_object *v;
 	int rc = r ? 0 : -1;
@@ -262,7 +368,6 @@ static int record_load(const char *path, struct img_record **out, struct crix_er
 		r->img.id = strdup(json_object_get_string(v));
 	rc = rc == 0 && r->img.id && img_digest_check(r->img.id, err) == 0 ? 0 : -1;
 	if (rc == 0) {
-		json_object_object_get_ex(o, "repo_tags", &v);
 		rc |= strv_from_json(json_object_object_get_ex(o, "repo_tags", &v) ? v : NULL, &r->img.repo_tags,
 				     &r->img.n_repo_tags);
 		rc |= strv_from_json(json_object_object_get_ex(o, "repo_digests", &v) ? v : NULL,
@@ -278,14 +383,26 @@ static int record_load(const char *path, struct img_record **out, struct crix_er
 			strdup(json_object_object_get_ex(o, "config", &v) ? json_object_get_string(v) : "{}");
 		rc |= r->img.user && r->img.config_json ? 0 : -1;
 	}
-	json_object_put(o);
 	if (rc < 0) {
 		img_record_free(r);
 		if (err && *err)
-			return crix_err_wrap(err, "image record %s", path);
-		return crix_err_make(err, EINVAL, "image record %s: malformed", path);
+			return crix_err_wrap(err, "image record");
+		return crix_err_make(err, EINVAL, "image record: malformed");
 	}
 	*out = r;
+	return 0;
+}
+
+static int record_load(const char *path, struct img_record **out, struct crix_err **err)
+{
+	_cleanup_free_ char *text = NULL;
+	if (crix_read_file(path, 64u << 20, &text, NULL, err) < 0)
+		return -1;
+	json_object *o = json_tokener_parse(text);
+	int rc = img_record_from_json(o, out, err);
+	json_object_put(o);
+	if (rc < 0)
+		return crix_err_wrap(err, "%s", path);
 	return 0;
 }
 
@@ -337,7 +454,8 @@ static char *path_join(const char *a, const char *b)
 	return p;
 }
 
-int img_store_open(const struct img_store_opts *opts, struct img_store **out, struct crix_err **err)
+/* The store's paths and settings, nothing on disk touched. */
+int img_store_attach(const struct img_store_opts *opts, struct img_store **out, struct crix_err **err)
 {
 	if (opts == NULL || opts->root == NULL || opts->root[0] == '\0')
 		return crix_err_make(err, EINVAL, "image store: no root directory");
@@ -351,16 +469,31 @@ int img_store_open(const struct img_store_opts *opts, struct img_store **out, st
 	s->images_dir = path_join(opts->root, "images");
 	s->containers_dir = path_join(opts->root, "containers");
 	s->tmp_dir = path_join(opts->root, "tmp");
+	s->locks_dir = path_join(opts->root, "locks");
 	s->certs_dir = strdup(opts->certs_dir ? opts->certs_dir : "/etc/crix/certs.d");
+	s->pull_helper = opts->pull_helper ? strdup(opts->pull_helper) : NULL;
 	s->stall_timeout = opts->stall_timeout_seconds ? opts->stall_timeout_seconds : 30;
 	s->unpack_after_download = opts->unpack_after_download;
 	s->settings = settings_new(opts);
 	if (!s->root || !s->blobs_dir || !s->layers_dir || !s->images_dir || !s->containers_dir || !s->tmp_dir ||
-	    !s->certs_dir || !s->settings) {
+	    !s->locks_dir || !s->certs_dir || (opts->pull_helper && !s->pull_helper) || !s->settings) {
 		img_store_close(s);
 		return crix_err_make(err, ENOMEM, "image store");
 	}
-	const char *dirs[] = {s->blobs_dir, s->layers_dir, s->images_dir, s->containers_dir};
+	*out = s;
+	return 0;
+}
+
+int img_store_open(const struct img_store_opts *opts, struct img_store **out, struct crix_err **err)
+{
+	struct img_store *s;
+	if (img_store_attach(opts, &s, err) < 0)
+		return -1;
+	if (s->pull_helper == NULL && crix_helper_path("crix-pull", &s->pull_helper, err) < 0) {
+		img_store_close(s);
+		return crix_err_wrap(err, "open image store %s", opts->root);
+	}
+	const char *dirs[] = {s->blobs_dir, s->layers_dir, s->images_dir, s->containers_dir, s->locks_dir};
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		if (crix_mkdir_p(dirs[i], 0700, err) < 0) {
 			img_store_close(s);
@@ -370,8 +503,7 @@ int img_store_open(const struct img_store_opts *opts, struct img_store **out, st
 	/* Leftovers of interrupted downloads and unpacks: nothing in tmp/ is ever referenced;
 	 * blobs and layers no image or rootfs uses (a pull killed before its record) go too. */
 	if (crix_remove_tree(s->tmp_dir, err) < 0 || crix_mkdir_p(s->tmp_dir, 0700, err) < 0 ||
-	    load_records(s, err) < 0 || img_rootfs_load(s, err) < 0 || img_http_new(s, &s->http, err) < 0 ||
-	    collect_garbage(s, err) < 0) {
+	    load_records(s, err) < 0 || img_rootfs_load(s, err) < 0 || collect_garbage(s, err) < 0) {
 		img_store_close(s);
 		return crix_err_wrap(err, "open image store %s", opts->root);
 	}
@@ -383,75 +515,113 @@ void img_store_close(struct img_store *s)
 {
 	if (s == NULL)
 		return;
-	img_http_free(s->http);
 	for (size_t i = 0; i < s->n_records; i++)
 		img_record_free(s->records[i]);
 	free(s->records);
 	settings_free(s->settings);
 	img_strv_clear(&s->pull_pins);
 	img_strv_clear(&s->rootfs_pins);
+	while (s->tokens) {
+		struct img_token *t = s->tokens;
+		s->tokens = t->next;
+		token_free(t);
+	}
 	free(s->root);
 	free(s->blobs_dir);
 	free(s->layers_dir);
 	free(s->images_dir);
 	free(s->containers_dir);
 	free(s->tmp_dir);
+	free(s->locks_dir);
 	free(s->certs_dir);
+	free(s->pull_helper);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
 /* ---- shared jobs and pins ---- */
 
-bool img_inflight_begin(struct img_store *s, const char *key)
+static char *job_lock_path(struct img_store *s, const char *key)
 {
-	pthread_mutex_lock(&s->lock);
-	for (struct img_inflight *j = s->inflight; j; j = j->next) {
-		if (strcmp(j->key, key) == 0) {
-			j->refs++;
-			while (!j->done)
-				pthread_cond_wait(&j->cond, &s->lock);
-			if (--j->refs == 0) {
-				pthread_cond_destroy(&j->cond);
-				free(j->key);
-				free(j);
-			}
-			pthread_mutex_unlock(&s->lock);
-			return false;
-		}
-	}
-	struct img_inflight *j = calloc(1, sizeof(*j));
-	if (j == NULL || (j->key = strdup(key)) == NULL) {
-		/* Without memory for bookkeeping the caller just does the work unshared. */
-		free(j);
-		pthread_mutex_unlock(&s->lock);
-		return true;
-	}
-	j->refs = 1;
-	pthread_cond_init(&j->cond, NULL);
-	j->next = s->inflight;
-	s->inflight = j;
-	pthread_mutex_unlock(&s->lock);
-	return true;
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", s->locks_dir, strncmp(key, "sha256:", 7) == 0 ? key + 7 : key) < 0)
+		return NULL;
+	return path;
 }
 
-void img_inflight_end(struct img_store *s, const char *key)
+int img_job_lock(struct img_store *s, const char *key, struct crix_err **err)
 {
-	pthread_mutex_lock(&s->lock);
-	for (struct img_inflight **p = &s->inflight; *p; p = &(*p)->next) {
-		struct img_inflight *j = *p;
-		if (strcmp(j->key, key) != 0)
-			continue;
-		*p = j->next; /* a later begin starts a new job */
-		j->done = true;
-		pthread_cond_broadcast(&j->cond);
-		if (--j->refs == 0) {
-			pthread_cond_destroy(&j->cond);
-			free(j->key);
-			free(j);
+	_cleanup_free_ char *path = job_lock_path(s, key);
+	if (path == NULL)
+		return crix_err_make(err, ENOMEM, "lock %s", key);
+	for (;;) {
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return crix_err_make(err, errno, "lock %s: open %s", key, path);
+		int rc;
+		do
+			rc = flock(fd, LOCK_EX);
+		while (rc < 0 && errno == EINTR);
+		struct stat held, named;
+		if (rc < 0 || fstat(fd, &held) < 0) {
+			int e = errno;
+			close(fd);
+			return crix_err_make(err, e, "lock %s", key);
 		}
-		break;
+		/* The previous holder unlinks the file as it unlocks: a lock taken on that old
+		 * file excludes nobody, so take the one now under the name. */
+		if (stat(path, &named) == 0 && named.st_ino == held.st_ino && named.st_dev == held.st_dev)
+			return fd;
+		close(fd);
 	}
+}
+
+void img_job_unlock(struct img_store *s, const char *key, int fd)
+{
+	_cleanup_free_ char *path = job_lock_path(s, key);
+	if (path != NULL)
+		unlink(path);
+	close(fd);
+}
+
+/* ---- registry tokens ---- */
+
+char *img_token_get(struct img_store *s, const char *key)
+{
+	char *v = NULL;
+	time_t now = time(NULL);
+	pthread_mutex_lock(&s->lock);
+	for (struct img_token *t = s->tokens; t; t = t->next)
+		if (strcmp(t->key, key) == 0 && t->expires > now)
+			v = strdup(t->value);
+	pthread_mutex_unlock(&s->lock);
+	return v;
+}
+
+void img_token_put(struct img_store *s, const char *key, const char *value, long expires_in)
+{
+	struct img_token *t = calloc(1, sizeof(*t));
+	if (t == NULL || (t->key = strdup(key)) == NULL || (t->value = strdup(value)) == NULL) {
+		if (t)
+			free(t->key);
+		free(t);
+		return;
+	}
+	/* Renew a little early so that a token does not expire mid-request. */
+	time_t now = time(NULL);
+	t->expires = now + (expires_in > 30 ? expires_in - 10 : expires_in);
+	pthread_mutex_lock(&s->lock);
+	for (struct img_token **p = &s->tokens; *p;) {
+		struct img_token *old = *p;
+		if (strcmp(old->key, key) == 0 || old->expires <= now) { /* replaced, or of no use */
+			*p = old->next;
+			token_free(old);
+		} else {
+			p = &old->next;
+		}
+	}
+	t->next = s->tokens;
+	s->tokens = t;
 	pthread_mutex_unlock(&s->lock);
 }
 

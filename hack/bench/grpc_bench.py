@@ -55,7 +55,7 @@ with tempfile.TemporaryDirectory() as tmp:
     empty = os.path.join(tmp, "crix.d")
     os.mkdir(empty)
     open(os.path.join(tmp, "crix.yaml"), "w").close()
-    proc = subprocess.Popen([os.path.join(build, "server", "crixd"), "--config", os.path.join(tmp, "crix.yaml"),
+    proc = subprocess.Popen([os.path.join(build, "bin", "crixd"), "--config", os.path.join(tmp, "crix.yaml"),
                              "--config-dir", empty, "--listen", socket, "--root", os.path.join(tmp, "root"),
                              "--runroot", os.path.join(tmp, "run"), "--log-level", "warn"])
     try:

@@ -82,7 +82,7 @@ def crix_image(work, reg, extra):
         f.write("image:\n  max_parallel_downloads: %d\n  registries:\n    - {prefix: \"%s\", insecure: true}\n"
                 % (LAYERS, reg.host))
     t = time.monotonic()
-    subprocess.run([os.path.join(build, "image", "crix-image"), "--root", root, "--config", cfg] + extra +
+    subprocess.run([os.path.join(build, "bin", "crix-image"), "--root", root, "--config", cfg] + extra +
                    ["pull", reg.host + "/crix/bench:v1"], check=True, stdout=subprocess.DEVNULL)
     return time.monotonic() - t
 
@@ -97,7 +97,7 @@ def crixd_pull(work, reg):
                 % (LAYERS, reg.host))
     sock = os.path.join(d, "crix.sock")
     log = open(os.path.join(d, "log"), "wb")
-    proc = subprocess.Popen([os.path.join(build, "server", "crixd"), "--config", cfg, "--config-dir",
+    proc = subprocess.Popen([os.path.join(build, "bin", "crixd"), "--config", cfg, "--config-dir",
                              os.path.join(d, "crix.d"), "--listen", sock, "--root", os.path.join(d, "root"),
                              "--runroot", os.path.join(d, "run")], stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -42,8 +42,46 @@ IMAGE = "runtime.v1.ImageService"
 
 
 def binary(*parts):
-    """Path of a built binary, e.g. binary("server", "crixd")."""
+    """Path of a built binary, e.g. binary("bin", "crixd")."""
     return os.path.join(BUILD, *parts)
+
+
+def child_processes(pid, program):
+    """Pids of pid's children that run the program named program (e.g. "crix-pull")."""
+    found = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            continue
+        for k in kids:
+            try:
+                if os.path.basename(os.readlink("/proc/%d/exe" % k)) == program:
+                    found.append(k)
+            except OSError:
+                pass
+    return found
+
+
+def pid_alive(pid):
+    """True while pid runs (a zombie counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    """predicate()'s first true value within timeout seconds; AssertionError after."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for %s" % what)
 
 
 class Crixd:
@@ -67,7 +105,7 @@ class Crixd:
 
     def command(self):
         return [
-            binary("server", "crixd"),
+            binary("bin", "crixd"),
             "--config", self.config,
             "--config-dir", self.config_dir,
             "--listen", self.socket,

@@ -9,7 +9,7 @@ def test_install_layout(tmp_path):
     prefix = tmp_path / "prefix"
     subprocess.run(["cmake", "--install", BUILD, "--prefix", str(prefix)], check=True,
                    capture_output=True)
-    for path in ("bin/crixd", "libexec/crix/crix-runtime", "libexec/crix/crix-conmon"):
+    for path in ("bin/crixd", "libexec/crix/crix-runtime", "libexec/crix/crix-conmon", "libexec/crix/crix-pull"):
         assert os.access(prefix / path, os.X_OK), path
     unit = (prefix / "lib/systemd/system/crixd.service").read_text()
     assert "ExecStart=%s/bin/crixd" % prefix in unit
@@ -23,6 +23,6 @@ def test_install_layout(tmp_path):
                                 "--config-dir", str(empty), "config"], capture_output=True, text=True, check=True)
     none = tmp_path / "none.yaml"
     none.write_text("")
-    defaults = subprocess.run([binary("server", "crixd"), "--config", str(none), "--config-dir", str(empty),
+    defaults = subprocess.run([binary("bin", "crixd"), "--config", str(none), "--config-dir", str(empty),
                                "config"], capture_output=True, text=True, check=True)
     assert installed.stdout == defaults.stdout

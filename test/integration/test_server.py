@@ -10,7 +10,7 @@ import time
 import grpc
 import pytest
 
-from crixtest import RUNTIME, api, binary
+from crixtest import RUNTIME, api, binary, wait_for
 
 
 def raw_call(d, path, payload, timeout=10):
@@ -114,6 +114,15 @@ def test_max_message_size_is_configurable(crixd_factory):
     assert resp.runtime_name == "crix"
 
 
+def test_crixd_maps_no_registry_client_or_unpacker(crixd):
+    """Pulls run in crix-pull: crixd itself never loads libcurl or libarchive (and their
+    dependency trees), which keeps its resident memory small."""
+    with open("/proc/%d/maps" % crixd.proc.pid) as f:
+        maps = f.read()
+    assert "libgrpc" in maps
+    assert "libcurl" not in maps and "libarchive" not in maps
+
+
 def test_200_concurrent_version_calls(crixd):
     results, errors = [], []
     futures = [crixd.channel.unary_unary(
@@ -194,15 +203,6 @@ def test_sigint_exits_zero(crixd):
     assert crixd.proc.wait(15) == 0
 
 
-def wait_for(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_sighup_reload(crixd):
     assert status_config(crixd)["image"]["max_parallel_downloads"] == 3
     with open(os.path.join(crixd.config_dir, "50-reload.yaml"), "w") as f:
@@ -271,17 +271,17 @@ def test_crixd_config_prints_effective_yaml(crixd_factory, tmp_path):
     again.write_text(out.stdout)
     empty = tmp_path / "empty.d"
     empty.mkdir()
-    out2 = subprocess.run([binary("server", "crixd"), "--config", str(again), "--config-dir", str(empty), "config"],
+    out2 = subprocess.run([binary("bin", "crixd"), "--config", str(again), "--config-dir", str(empty), "config"],
                           capture_output=True, text=True, timeout=20, check=True)
     assert out2.stdout == out.stdout
 
 
 def test_version_and_help_flags():
-    v = subprocess.run([binary("server", "crixd"), "--version"], capture_output=True, text=True, check=True)
+    v = subprocess.run([binary("bin", "crixd"), "--version"], capture_output=True, text=True, check=True)
     assert v.stdout.strip() == "crixd version 0.1.0"
-    h = subprocess.run([binary("server", "crixd"), "--help"], capture_output=True, text=True, check=True)
+    h = subprocess.run([binary("bin", "crixd"), "--help"], capture_output=True, text=True, check=True)
     assert "--config" in h.stdout and "--listen" in h.stdout
-    bad = subprocess.run([binary("server", "crixd"), "--nope"], capture_output=True, text=True)
+    bad = subprocess.run([binary("bin", "crixd"), "--nope"], capture_output=True, text=True)
     assert bad.returncode == 2
 
 

@@ -13,34 +13,15 @@ import subprocess
 import time
 import uuid
 
-from crixtest import BUILD
+from crixtest import BUILD, pid_alive, wait_for
 
-RUNTIMES = {"runc": "/usr/sbin/runc", "crix-runtime": os.path.join(BUILD, "oci", "runtime", "crix-runtime")}
+RUNTIMES = {"runc": "/usr/sbin/runc", "crix-runtime": os.path.join(BUILD, "libexec", "crix", "crix-runtime")}
 CGROUP_PARENT = "/crix-conmon-test"
 RECORD = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (stdout|stderr) ([FP]) (.*)$", re.S)
 
 
 def conmon_binary():
-    return os.path.join(BUILD, "conmon", "crix-conmon")
-
-
-def wait_for(predicate, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting for %s" % what)
-
-
-def pid_alive(pid):
-    """True while pid runs (a zombie counts as gone)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return os.path.join(BUILD, "libexec", "crix", "crix-conmon")
 
 
 def parse_log(data):

@@ -4,7 +4,8 @@ import os
 import socket
 import time
 
-from conmon_helpers import stream_lines, wait_for
+from crixtest import wait_for
+from conmon_helpers import stream_lines
 
 
 def connect_attach(c):

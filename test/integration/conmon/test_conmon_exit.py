@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conmon_helpers import pid_alive, wait_for
+from crixtest import pid_alive, wait_for
 
 
 @pytest.mark.parametrize("script,code", [("exit 0", 0), ("exit 3", 3)])

@@ -4,7 +4,8 @@ import socket
 import subprocess
 import time
 
-from conmon_helpers import parse_log, stream_lines, wait_for
+from crixtest import wait_for
+from conmon_helpers import parse_log, stream_lines
 
 
 def test_interleaved_streams_are_exact(containers):

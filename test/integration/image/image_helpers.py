@@ -38,7 +38,7 @@ class CrixImage:
         self.write_config()
 
     def run(self, *args, check=False, timeout=120):
-        cmd = [os.path.join(BUILD, "image", "crix-image"), "--root", self.root, "--config", self.config,
+        cmd = [os.path.join(BUILD, "bin", "crix-image"), "--root", self.root, "--config", self.config,
                "--certs-dir", self.certs] + self.extra + list(args)
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         assert "Sanitizer" not in p.stderr, p.stderr

@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 import testenv
+from crixtest import child_processes, pid_alive, wait_for
 from image_helpers import PASSWORD, USER, basic_auth_file, pull, ref, registries_yaml, status
 
 api = pytest.importorskip("api_pb2")
@@ -169,16 +170,54 @@ def test_kill_9_mid_pull_then_restart(crixd_factory, registry, images):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(n.startswith("layer-") for n in os.listdir(tmp)):
             time.sleep(0.05)
+        helpers = child_processes(d.proc.pid, "crix-pull")
+        assert len(helpers) == 1
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait()
         t.join()
-        assert any(n.startswith("layer-") for n in os.listdir(tmp))
+        # its crix-pull sees its owner gone and stops by itself (under systemd's
+        # KillMode=process nobody else would stop it)
+        wait_for(lambda: not pid_alive(helpers[0]), 10, "crix-pull to stop")
         d.channel.close()
         d.channel = None
         d.log.close()
         d.start()
         assert os.listdir(tmp) == []
         assert [i.id for i in d.image("ListImages").images] == [earlier]
+        assert pull(d, ref(registry.host, "multi")) == images["multi"].config_digest
+    finally:
+        proxy.stop()
+
+
+def test_crix_pull_killed_mid_pull(crixd_factory, registry, images):
+    """A crix-pull that dies fails its PullImage only: crixd answers with the cause and goes on
+    serving, nothing is recorded, and what the pull had pinned is collected again."""
+    proxy = testenv.FakeRegistry("slow", upstream=registry.url, rate=200 << 10)
+    try:
+        d = crixd_factory(registries_yaml((registry.host, []), (proxy.host, []))).start()
+        errors = []
+
+        def doomed_pull():
+            try:
+                pull(d, ref(proxy.host, "multi"))
+            except grpc.RpcError as e:
+                errors.append(e)
+
+        t = threading.Thread(target=doomed_pull)
+        t.start()
+        wait_for(lambda: child_processes(d.proc.pid, "crix-pull"), 20, "crix-pull")
+        config = os.path.join(d.root, "blobs", "sha256", images["multi"].config_digest[7:])
+        wait_for(lambda: os.path.exists(config), 20, "the config blob")  # written before the layers
+        os.kill(child_processes(d.proc.pid, "crix-pull")[0], signal.SIGKILL)
+        t.join()
+        assert len(errors) == 1 and errors[0].code() == grpc.StatusCode.INTERNAL
+        assert "crix-pull killed by signal 9" in errors[0].details()
+        assert d.runtime("Version", api.VersionRequest()).runtime_name == "crix"
+        assert list(d.image("ListImages").images) == []
+        # the killed pull's pins are gone: the next garbage collection takes its config blob
+        docker = pull(d, ref(registry.host, "docker"))
+        d.image("RemoveImage", api.RemoveImageRequest(image=api.ImageSpec(image=docker)))
+        assert not os.path.exists(config)
         assert pull(d, ref(registry.host, "multi")) == images["multi"].config_digest
     finally:
         proxy.stop()

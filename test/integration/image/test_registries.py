@@ -253,14 +253,14 @@ def test_kill_9_mid_pull(crix_image, registry, images):
     proxy = testenv.FakeRegistry("slow", upstream=registry.url, rate=200 << 10)
     try:
         crix_image.registry(proxy.host, insecure=True)
-        cmd = [os.path.join(BUILD, "image", "crix-image"), "--root", crix_image.root,
+        cmd = [os.path.join(BUILD, "bin", "crix-image"), "--root", crix_image.root,
                "--config", crix_image.config, "pull", ref(proxy.host, "multi")]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not any(n.startswith("layer-") for n in crix_image.listdir("tmp")):
             time.sleep(0.05)
         time.sleep(0.3)
-        proc.send_signal(signal.SIGKILL)
+        os.killpg(proc.pid, signal.SIGKILL)  # crix-image and its crix-pull, as a crash would
         proc.wait()
         assert any(n.startswith("layer-") for n in crix_image.listdir("tmp"))  # left behind
     finally:

@@ -15,7 +15,7 @@ CGROUP_ROOT = "/sys/fs/cgroup"
 
 
 def crix_runtime_path():
-    return os.path.join(BUILD, "oci", "runtime", "crix-runtime")
+    return os.path.join(BUILD, "libexec", "crix", "crix-runtime")
 
 
 class Runtime:

@@ -1,12 +1,14 @@
 /* The store without a registry: crash leftovers removed at open, blob digest verification,
  * records persisted and found by id / short id / tag / digest, tag-only removal, garbage
- * collection of unreferenced layers and blobs, usage figures. */
+ * collection of unreferenced layers and blobs, usage figures, job locks between processes. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crix_file.h"
@@ -77,6 +79,57 @@ static void make_layer(struct img_store *s, const char *chain)
 	free(dir);
 }
 
+/* A job lock excludes another process until its holder unlocks, or dies; no file stays. */
+static void test_job_locks(struct img_store *s)
+{
+	const char *key = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	char marker[1100];
+	snprintf(marker, sizeof(marker), "%s/unlocking", root);
+	struct crix_err *err = NULL;
+	int fd = img_job_lock(s, key, &err);
+	CHECK(fd >= 0, "lock: %s", crix_err_msg(err));
+	crix_err_free(&err);
+	alarm(20); /* a lock never given up ends the test */
+	pid_t child = fork();
+	if (child == 0) {
+		close(fd); /* the parent's lock, inherited: only the parent's unlock may free it */
+		int held = img_job_lock(s, key, NULL);
+		/* the parent writes the marker just before it unlocks */
+		bool after = access(marker, F_OK) == 0;
+		if (held >= 0)
+			img_job_unlock(s, key, held);
+		_exit(held >= 0 && after ? 0 : 1);
+	}
+	usleep(200 * 1000);
+	close(open(marker, O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+	img_job_unlock(s, key, fd);
+	int status = 0;
+	waitpid(child, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a second process took the lock while it was held");
+	CHECK(!exists("%s/locks/%s", key + 7), "lock file removed by the last holder");
+
+	int ready[2];
+	CHECK(pipe(ready) == 0, "pipe");
+	child = fork();
+	if (child == 0) {
+		img_job_lock(s, key, NULL);
+		(void)!write(ready[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	char c;
+	CHECK(read(ready[0], &c, 1) == 1, "child locked");
+	kill(child, SIGKILL);
+	waitpid(child, &status, 0);
+	fd = img_job_lock(s, key, &err); /* the dead holder's lock is free */
+	CHECK(fd >= 0, "lock after the holder died: %s", crix_err_msg(err));
+	img_job_unlock(s, key, fd);
+	alarm(0);
+	close(ready[0]);
+	close(ready[1]);
+	unlink(marker);
+}
+
 int main(void)
 {
 	if (mkdtemp(root) == NULL)
@@ -88,6 +141,7 @@ int main(void)
 	crix_mkdir_p(p, 0755, NULL);
 	struct img_store *s = open_store();
 	CHECK(!exists("%s/tmp/%s", "layer-abc"), "tmp leftovers removed at open");
+	test_job_locks(s);
 
 	/* blobs: verified by digest, a corrupted one is removed and reported */
 	char d1[IMG_DIGEST_LEN + 1], d2[IMG_DIGEST_LEN + 1], cfg[IMG_DIGEST_LEN + 1], cfg2[IMG_DIGEST_LEN + 1];
