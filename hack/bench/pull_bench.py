@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(build, "py"))
 import api_pb2  # noqa: E402
 
 LAYERS, RANDOM_MB, TEXT_MB = 5, 24, 16
+repulls = []  # seconds of each PullImage of an image crixd already has
 
 
 def layer_tar(i):
@@ -118,6 +119,10 @@ def crixd_pull(work, reg):
         t = time.monotonic()
         call(req, timeout=600)
         elapsed = time.monotonic() - t
+        for _ in range(10):  # the image is there now: a pull's fixed cost (crix-pull, manifest)
+            t = time.monotonic()
+            call(req, timeout=60)
+            repulls.append(time.monotonic() - t)
         ch.close()
         return elapsed
     finally:
@@ -161,6 +166,9 @@ def run_all(work, reg, img, compressed):
     print("PullImage / limit = %.2f (median %.2f; target <= 1.3); PullImage / skopeo = %.2f (median %.2f; "
           "target < 1)" % (best[pull] / best[lim], median[pull] / median[lim], best[pull] / best[sk],
                            median[pull] / median[sk]))
+    repulls.sort()
+    print("crixd PullImage of an image it has (a crix-pull, manifest and config check): p50 %.1f ms, p90 %.1f ms"
+          % (repulls[len(repulls) // 2] * 1000, repulls[len(repulls) * 9 // 10] * 1000))
 
 
 main()
