@@ -123,7 +123,8 @@ int crix_helper_path(const char *name, char **out, struct crix_err **err)
 	if (n < 0)
 		return crix_err_make(err, errno, "helper %s: readlink /proc/self/exe", name);
 	self[n] = '\0';
-	if (asprintf(out, "%s/../libexec/crix/%s", dirname(self), name) < 0)
+	const char *prefix = dirname(dirname(self)); /* <prefix>/bin/crixd */
+	if (asprintf(out, "%s/libexec/crix/%s", strcmp(prefix, "/") ? prefix : "", name) < 0)
 		return crix_err_make(err, ENOMEM, "helper %s", name);
 	return 0;
 }

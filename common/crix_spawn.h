@@ -26,8 +26,8 @@ struct crix_spawn_opts {
  * the program could not be executed. Every other fd is closed in the child. */
 int crix_spawn(const struct crix_spawn_opts *opts, pid_t *pid, struct crix_err **err);
 
-/* The helper program NAME of the running program's installation, <dir of the running
- * program>/../libexec/crix/NAME (malloc'd; the build tree is laid out the same way). */
+/* The helper program NAME of the running program's installation: <prefix>/libexec/crix/NAME
+ * for <prefix>/bin/program (malloc'd; the build tree is laid out the same way). */
 int crix_helper_path(const char *name, char **out, struct crix_err **err);
 
 /* waitpid() retrying on EINTR; returns the raw status or -1. */

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +28,25 @@
 #include "crix_spawn.h"
 #include "img_internal.h"
 
-/* How often a running pull looks whether it was cancelled. */
+/* How often a running pull looks whether it was cancelled, and how long crix-pull has to stop
+ * then. */
 #define CANCEL_POLL_MS 100
+#define STOP_GRACE_MS 10000
+
+/* An error whose message already names its cause: errnum only travels with it, for the status
+ * code, instead of appending its strerror. */
+static int error_noted(struct crix_err **err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int error_noted(struct crix_err **err, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	crix_err_makev(err, 0, fmt, ap);
+	va_end(ap);
+	if (err && *err)
+		(*err)->errnum = errnum;
+	return -1;
+}
 
 json_object *img_error_json(const struct crix_err *e)
 {
@@ -42,11 +60,8 @@ int img_error_from_json(json_object *o, struct crix_err **err)
 {
 	json_object *v;
 	const char *msg = img_json_str(o, "error");
-	crix_err_make(err, 0, "%s", msg ? msg : "failed");
-	/* the message already names the cause: the errno only travels on, for the status code */
-	if (err && *err)
-		(*err)->errnum = json_object_object_get_ex(o, "errno", &v) ? json_object_get_int(v) : EIO;
-	return -1;
+	return error_noted(err, json_object_object_get_ex(o, "errno", &v) ? json_object_get_int(v) : EIO, "%s",
+			   msg ? msg : "failed");
 }
 
 static json_object *auth_json(const struct img_auth *a)
@@ -184,17 +199,25 @@ static int start(struct puller *p, struct crix_err **err)
 	return 0;
 }
 
-/* Serves p until its last message, telling it to stop once ctl says the pull is cancelled. */
+/* Serves p until its last message, telling it to stop once ctl says the pull is cancelled
+ * (and killing it if it has not stopped STOP_GRACE_MS later). */
 static int serve(struct puller *p, const struct img_pull_ctl *ctl, char **image_id, struct crix_err **err)
 {
+	int stop_wait = -1; /* ms since it was told to stop; -1: not told */
 	for (;;) {
 		struct pollfd pfd = {.fd = p->sock, .events = POLLIN};
-		int n = poll(&pfd, 1, p->cancel_fd >= 0 && ctl ? CANCEL_POLL_MS : -1);
+		int timeout = ctl != NULL && stop_wait < STOP_GRACE_MS ? CANCEL_POLL_MS : -1;
+		int n = poll(&pfd, 1, timeout);
 		if (n < 0 && errno != EINTR)
 			return crix_err_make(err, errno, "poll");
-		if (p->cancel_fd >= 0 && ctl && ctl->cancelled(ctl->arg)) {
+		if (n == 0 && stop_wait >= 0 && (stop_wait += CANCEL_POLL_MS) >= STOP_GRACE_MS) {
+			crix_warn("crix-pull (pid %d) did not stop when cancelled: killing it", (int)p->pid);
+			kill(p->pid, SIGKILL);
+		}
+		if (stop_wait < 0 && ctl && ctl->cancelled(ctl->arg)) {
 			close(p->cancel_fd);
 			p->cancel_fd = -1;
+			stop_wait = 0;
 		}
 		if (n <= 0)
 			continue;
@@ -217,7 +240,7 @@ int img_pull_ex(struct img_store *s, const char *text, const struct img_auth *au
 	struct puller p = {.store = s, .pid = -1, .sock = -1, .cancel_fd = -1};
 	_cleanup_err_ struct crix_err *e = NULL;
 	if (start(&p, &e) < 0)
-		return crix_err_make(err, EIO, "pull %s: start %s: %s", full, s->pull_helper, crix_err_msg(e));
+		return error_noted(err, EIO, "pull %s: start %s: %s", full, s->pull_helper, crix_err_msg(e));
 	json_object *req = request_json(s, full, auth);
 	int rc = img_msg_send(p.sock, req, &e) < 0 ? -1 : serve(&p, ctl, image_id, &e);
 	json_object_put(req);
@@ -229,6 +252,8 @@ int img_pull_ex(struct img_store *s, const char *text, const struct img_auth *au
 	/* only now can nothing of this pull be written any more */
 	img_pins_remove(s, &p.pins);
 	img_strv_clear(&p.pins);
+	if (rc == 1 && !(WIFEXITED(status) && WEXITSTATUS(status) <= 1)) /* 0 done, 1 failed */
+		crix_error("pull %s: crix-pull ended with wait status 0x%x after its result", full, status);
 	if (rc == 1 && *image_id != NULL)
 		return 0;
 	if (rc == 1) {
@@ -236,13 +261,11 @@ int img_pull_ex(struct img_store *s, const char *text, const struct img_auth *au
 		return -1;
 	}
 	/* the conversation broke: crix-pull died, or said something that makes no sense */
-	free(*image_id);
-	*image_id = NULL;
 	if (WIFSIGNALED(status))
-		return crix_err_make(err, EIO, "pull %s: crix-pull killed by signal %d (%s)", full, WTERMSIG(status),
-				     strsignal(WTERMSIG(status)));
-	return crix_err_make(err, EIO, "pull %s: crix-pull: %s (exit status %d)", full, crix_err_msg(e),
-			     WEXITSTATUS(status));
+		return error_noted(err, EIO, "pull %s: crix-pull killed by signal %d (%s)", full, WTERMSIG(status),
+				   strsignal(WTERMSIG(status)));
+	return error_noted(err, EIO, "pull %s: crix-pull: %s (exit status %d)", full, crix_err_msg(e),
+			   WEXITSTATUS(status));
 }
 
 int img_pull(struct img_store *s, const char *text, const struct img_auth *auth, char **image_id,

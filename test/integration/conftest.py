@@ -9,19 +9,23 @@ from crixtest import Crixd, make_busybox_rootfs
 @pytest.fixture
 def crixd_factory(tmp_path):
     """Builds crixd instances; every one started is stopped at teardown, and a daemon that
-    did not exit cleanly (sanitizer reports, crashes) fails the test."""
+    did not exit cleanly (crashes, leaks) or whose log has a sanitizer report fails the test."""
     started = []
 
-    def make(config_yaml="", args=(), subdir="crixd", log_level="debug"):
-        d = Crixd(tmp_path / subdir, config_yaml, args, log_level)
+    def make(config_yaml="", args=(), subdir="crixd", log_level="debug", program=None):
+        d = Crixd(tmp_path / subdir, config_yaml, args, log_level, program)
         started.append(d)
         return d
 
     yield make
     for d in started:
         code = d.stop()
+        log = d.log_text()
         if code not in (0, None):
-            pytest.fail("crixd exited with %s:\n%s" % (code, d.log_text()[-8000:]))
+            pytest.fail("crixd exited with %s:\n%s" % (code, log[-8000:]))
+        # its helpers (crix-pull) write to the same log
+        if "Sanitizer" in log or "runtime error:" in log:
+            pytest.fail("sanitizer report in crixd's log:\n%s" % log[-8000:])
 
 
 @pytest.fixture

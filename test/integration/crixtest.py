@@ -87,7 +87,8 @@ def wait_for(predicate, timeout=10.0, what="condition"):
 class Crixd:
     """A crixd process on a private socket, root and runroot under tmp_path."""
 
-    def __init__(self, tmp_path, config_yaml="", args=(), log_level="debug"):
+    def __init__(self, tmp_path, config_yaml="", args=(), log_level="debug", program=None):
+        self.program = program or binary("bin", "crixd")
         self.dir = str(tmp_path)
         self.socket = os.path.join(self.dir, "run", "crix.sock")
         self.root = os.path.join(self.dir, "root")
@@ -105,7 +106,7 @@ class Crixd:
 
     def command(self):
         return [
-            binary("bin", "crixd"),
+            self.program,
             "--config", self.config,
             "--config-dir", self.config_dir,
             "--listen", self.socket,

@@ -3,6 +3,7 @@ RemoveImage, ImageFsInfo, status codes, AuthConfig, token cache, shared download
 reload of the registries and of the auth file, and a kill -9 of crixd in mid-pull."""
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -11,7 +12,7 @@ import grpc
 import pytest
 
 import testenv
-from crixtest import child_processes, pid_alive, wait_for
+from crixtest import binary, child_processes, pid_alive, wait_for
 from image_helpers import PASSWORD, USER, basic_auth_file, pull, ref, registries_yaml, status
 
 api = pytest.importorskip("api_pb2")
@@ -221,6 +222,19 @@ def test_crix_pull_killed_mid_pull(crixd_factory, registry, images):
         assert pull(d, ref(registry.host, "multi")) == images["multi"].config_digest
     finally:
         proxy.stop()
+
+
+def test_crixd_without_its_crix_pull(crixd_factory, registry, tmp_path):
+    """A crixd installed without libexec/crix/crix-pull says so on PullImage and goes on."""
+    lone = tmp_path / "lone" / "bin"
+    lone.mkdir(parents=True)
+    shutil.copy2(binary("bin", "crixd"), lone / "crixd")
+    d = crixd_factory(registries_yaml((registry.host, [])), program=str(lone / "crixd")).start()
+    with pytest.raises(grpc.RpcError) as e:
+        pull(d, ref(registry.host))
+    assert e.value.code() == grpc.StatusCode.INTERNAL
+    assert "libexec/crix/crix-pull" in e.value.details() and "No such file" in e.value.details()
+    assert list(d.image("ListImages").images) == []
 
 
 def test_cancelled_pull_stops(crixd_factory, registry):

@@ -134,6 +134,26 @@ static void test_spawn(void)
 	CHECK(err->errnum == ENOENT && strstr(err->msg, "/nonexistent/program") != NULL);
 }
 
+/* This test runs as <build>/test/unit/common/test_common: its "prefix" is <build>/test/unit. */
+static void test_helper_path(void)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	CHECK(n > 0);
+	self[n > 0 ? n : 0] = '\0';
+	char *want = NULL, *got = NULL;
+	char *cut = strrchr(self, '/');
+	*cut = '\0';
+	cut = strrchr(self, '/');
+	*cut = '\0';
+	CHECK(asprintf(&want, "%s/libexec/crix/crix-pull", self) > 0);
+	_cleanup_err_ struct crix_err *err = NULL;
+	CHECK(crix_helper_path("crix-pull", &got, &err) == 0);
+	CHECK(got && strcmp(got, want) == 0);
+	free(want);
+	free(got);
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL) {
@@ -144,6 +164,7 @@ int main(void)
 	test_atomic_write_and_read();
 	test_mkdir_and_remove();
 	test_spawn();
+	test_helper_path();
 	_cleanup_err_ struct crix_err *err = NULL;
 	crix_remove_tree(tmpdir, &err);
 	if (failures)
