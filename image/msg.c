@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "crix_cleanup.h"
 #include "img_internal.h"
 
@@ -85,6 +87,7 @@ int img_msg_recv(int fd, json_object **out, struct crix_err **err)
 	json_object *o = json_tokener_parse_ex(tok, text, (int)len);
 	bool complete = json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len;
 	json_tokener_free(tok);
+	OPENSSL_cleanse(text, len); /* credentials and tokens travel this way */
 	if (o == NULL || !complete || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
 		return crix_err_make(err, EPROTO, "receive message: not a JSON object");
