@@ -86,7 +86,7 @@ int img_blob_verify(struct img_store *s, const char *digest, int64_t size, bool 
 /* Reads a stored blob of at most max bytes, verifying its digest. ENOENT if missing. */
 int img_blob_read(struct img_store *s, const char *digest, size_t max, char **data, size_t *len,
 		  struct crix_err **err);
-/* Stores data under its digest (atomically). */
+/* Stores data under its digest (atomically), unless an intact copy is there. */
 int img_blob_write(struct img_store *s, const char *digest, const void *data, size_t len, struct crix_err **err);
 /* A temp file under root/tmp (O_RDWR); path returned for rename/unlink. */
 int img_tmp_file(struct img_store *s, const char *what, char **path, struct crix_err **err);

@@ -167,6 +167,19 @@ int main(void)
 	crix_err_free(&err);
 	CHECK(!img_blob_exists(s, d1), "corrupted blob removed on read");
 	img_blob_write(s, d1, "layer one", 9, &err);
+	/* writing a blob that is there keeps an intact copy and replaces a damaged one */
+	struct stat first, again;
+	bp = img_blob_path(s, d1);
+	CHECK(stat(bp, &first) == 0 && img_blob_write(s, d1, "layer one", 9, &err) == 0 && stat(bp, &again) == 0 &&
+		      first.st_ino == again.st_ino,
+	      "an intact blob is not written again");
+	crix_write_file_atomic(bp, "layer 0ne", 9, 0644, NULL);
+	CHECK(img_blob_write(s, d1, "layer one", 9, &err) == 0 && img_blob_read(s, d1, 1 << 20, &data, NULL, &err) == 0 &&
+		      strcmp(data, "layer one") == 0,
+	      "a damaged blob is written again: %s", crix_err_msg(err));
+	free(data);
+	data = NULL;
+	free(bp);
 
 	/* records */
 	const char *chain1 = d1, *chain2 = d2; /* any digest-shaped names do */
