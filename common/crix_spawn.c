@@ -128,4 +128,3 @@ int crix_helper_path(const char *name, char **out, struct crix_err **err)
 		return crix_err_make(err, ENOMEM, "helper %s", name);
 	return 0;
 }
-

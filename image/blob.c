@@ -167,7 +167,7 @@ int img_blob_write(struct img_store *s, const char *digest, const void *data, si
 	/* An intact copy stays: rewriting it costs two fsyncs at every pull of an image the
 	 * store already has (a damaged one is deleted by the check and written again). */
 	bool intact = false;
-	if (img_blob_exists(s, digest) && img_blob_verify(s, digest, (int64_t)len, &intact, NULL) == 0 && intact)
+	if (img_blob_verify(s, digest, (int64_t)len, &intact, NULL) == 0 && intact)
 		return 0;
 	_cleanup_free_ char *path = img_blob_path(s, digest);
 	if (crix_write_file_atomic(path, data, len, 0644, err) < 0)

@@ -150,6 +150,8 @@ static bool auth_key_matches(const char *key, const char *host)
 	return key_hub && strcmp(host, "registry-1.docker.io") == 0;
 }
 
+static bool nonempty(const char *s) { return s != NULL && *s != '\0'; }
+
 static void creds_from_auth_file(const char *auth_file, const char *host, struct img_creds *c)
 {
 	if (auth_file[0] == '\0')
@@ -160,7 +162,7 @@ static void creds_from_auth_file(const char *auth_file, const char *host, struct
 		crix_warn("auth file: %s", crix_err_msg(rerr));
 		return;
 	}
-	json_object *o = json_tokener_parse(text), *auths, *v;
+	json_object *o = json_tokener_parse(text), *auths;
 	OPENSSL_cleanse(text, strlen(text));
 	if (o == NULL || !json_object_object_get_ex(o, "auths", &auths) || !json_object_is_type(auths, json_type_object)) {
 		if (o == NULL)
@@ -172,21 +174,18 @@ static void creds_from_auth_file(const char *auth_file, const char *host, struct
 	{
 		if (!auth_key_matches(key, host) || !json_object_is_type(entry, json_type_object))
 			continue;
-		const char *auth = json_object_object_get_ex(entry, "auth", &v) ? json_object_get_string(v) : NULL;
-		const char *user = json_object_object_get_ex(entry, "username", &v) ? json_object_get_string(v) : NULL;
-		const char *pass = json_object_object_get_ex(entry, "password", &v) ? json_object_get_string(v) : NULL;
-		if (creds_from_userpass(c, user, pass, auth) < 0)
+		if (creds_from_userpass(c, img_json_str(entry, "username"), img_json_str(entry, "password"),
+					img_json_str(entry, "auth")) < 0)
 			crix_warn("auth file %s: entry for %s has an invalid \"auth\"", auth_file, key);
-		if (json_object_object_get_ex(entry, "identitytoken", &v) && *json_object_get_string(v))
-			c->identity_token = strdup(json_object_get_string(v));
-		if (json_object_object_get_ex(entry, "registrytoken", &v) && *json_object_get_string(v))
-			c->registry_token = strdup(json_object_get_string(v));
+		const char *identity = img_json_str(entry, "identitytoken"), *registry = img_json_str(entry, "registrytoken");
+		if (nonempty(identity))
+			c->identity_token = strdup(identity);
+		if (nonempty(registry))
+			c->registry_token = strdup(registry);
 		break;
 	}
 	json_object_put(o);
 }
-
-static bool nonempty(const char *s) { return s != NULL && *s != '\0'; }
 
 /* The request's AuthConfig goes to the registry the image is named after (and to a mirror
  * only when its server_address names that mirror); the auth file is looked up by the host

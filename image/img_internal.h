@@ -140,7 +140,7 @@ struct img_creds {
 	char *username, *password, *identity_token, *registry_token;
 };
 void img_creds_clear(struct img_creds *c);
-int img_http_new(struct img_store *s, struct img_http **out, struct crix_err **err);
+int img_http_new(struct img_http **out, struct crix_err **err);
 void img_http_free(struct img_http *h);
 
 /* One registry conversation for one pull; shared by its download threads. */

@@ -105,7 +105,7 @@ static int run(json_object *req, char **image_id, struct crix_err **err)
 		return -1;
 	int rc = img_store_use_settings_json(s, v, err);
 	if (rc == 0)
-		rc = img_http_new(s, &s->http, err);
+		rc = img_http_new(&s->http, err);
 	if (rc == 0) {
 		struct img_auth auth = {0};
 		bool has_auth = json_object_object_get_ex(req, "auth", &auth_o);

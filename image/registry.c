@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -23,7 +22,6 @@
 #define ERROR_BODY_MAX (64u << 10)
 
 struct img_http {
-	struct img_store *store;
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 };
@@ -46,7 +44,7 @@ static void share_unlock(CURL *h, curl_lock_data data, void *arg)
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-int img_http_new(struct img_store *s, struct img_http **out, struct crix_err **err)
+int img_http_new(struct img_http **out, struct crix_err **err)
 {
 	pthread_once(&curl_once, curl_init_once);
 	struct img_http *h = calloc(1, sizeof(*h));
@@ -54,7 +52,6 @@ int img_http_new(struct img_store *s, struct img_http **out, struct crix_err **e
 		free(h);
 		return crix_err_make(err, ENOMEM, "curl share");
 	}
-	h->store = s;
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&h->share_locks[i], NULL);
 	curl_share_setopt(h->share, CURLSHOPT_LOCKFUNC, share_lock);
