@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static int fsync_parent_dir(const char *path)
 }
 
 int crix_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			   struct crix_err **err)
+			   enum crix_write_mode how, struct crix_err **err)
 {
 	_cleanup_free_ char *tmp = NULL;
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
@@ -49,7 +50,8 @@ int crix_write_file_atomic(const char *path, const void *data, size_t len, mode_
 	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return crix_err_make(err, errno, "create temp file for %s", path);
-	if (fchmod(fd, mode) < 0 || crix_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	bool durable = how == CRIX_WRITE_DURABLE;
+	if (fchmod(fd, mode) < 0 || crix_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
 		int saved = errno;
 		unlink(tmp);
 		return crix_err_make(err, saved, "write %s", tmp);
@@ -59,7 +61,7 @@ int crix_write_file_atomic(const char *path, const void *data, size_t len, mode_
 		unlink(tmp);
 		return crix_err_make(err, saved, "rename %s to %s", tmp, path);
 	}
-	if (fsync_parent_dir(path) < 0)
+	if (durable && fsync_parent_dir(path) < 0)
 		return crix_err_make(err, errno, "fsync directory of %s", path);
 	return 0;
 }

@@ -7,10 +7,22 @@
 
 #include "crix_err.h"
 
-/* Writes data to path atomically: temp file in the same dir, fsync, rename, fsync dir.
- * Nothing partial is ever visible under path. */
+/* How crix_write_file_atomic makes a record last. */
+enum crix_write_mode {
+	/* Under root (persistent): the file and its directory are fsynced, so a power cut
+	 * leaves either the old record or the new one. */
+	CRIX_WRITE_DURABLE,
+	/* Under runroot (a tmpfs, wiped at boot) or for a caller's pid file: atomic against a
+	 * crash of the writer, not of the machine; no fsync. */
+	CRIX_WRITE_VOLATILE,
+};
+
+/* Writes data to path atomically: a temp file of a unique name in the same dir
+ * (path.tmp.XXXXXX), then rename; with CRIX_WRITE_DURABLE fsync of the file before and of the
+ * dir after. Nothing partial is ever visible under path; a crash may leave a temp file, which
+ * the owner of the directory sweeps at start (crix_sweep_temp_files). */
 int crix_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			   struct crix_err **err);
+			   enum crix_write_mode how, struct crix_err **err);
 
 /* Reads a whole file (at most max_len bytes; larger is EFBIG) into a NUL-terminated buffer. */
 int crix_read_file(const char *path, size_t max_len, char **data, size_t *len, struct crix_err **err);

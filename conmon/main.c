@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	if (opts.monitor_pidfile != NULL) {
 		char pid[16];
 		int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		if (crix_write_file_atomic(opts.monitor_pidfile, pid, (size_t)n, 0644, &err) < 0)
+		if (crix_write_file_atomic(opts.monitor_pidfile, pid, (size_t)n, 0644, CRIX_WRITE_VOLATILE, &err) < 0)
 			goto fail;
 	}
 	status = exec_sync ? mon_run_exec(&opts, sync_fd) : mon_run_container(&opts, sync_fd);

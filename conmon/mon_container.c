@@ -332,7 +332,7 @@ static void record_oom(struct monitor *m)
 	struct crix_err *err = NULL;
 	if (asprintf(&path, "%s/%s.oom", m->opts->exit_dir, m->opts->session_id) < 0)
 		return;
-	if (crix_write_file_atomic(path, "", 0, 0644, &err) < 0) {
+	if (crix_write_file_atomic(path, "", 0, 0644, CRIX_WRITE_VOLATILE, &err) < 0) {
 		crix_error("container %s: %s", m->opts->cid, crix_err_msg(err));
 		crix_err_free(&err);
 	}
@@ -376,7 +376,7 @@ static int finish(struct monitor *m)
 	struct crix_err *err = NULL;
 	if (asprintf(&path, "%s/%s", m->opts->exit_dir, m->opts->session_id) < 0)
 		return 1;
-	if (crix_write_file_atomic(path, text, (size_t)n, 0644, &err) < 0) {
+	if (crix_write_file_atomic(path, text, (size_t)n, 0644, CRIX_WRITE_VOLATILE, &err) < 0) {
 		crix_error("container %s: %s", m->opts->cid, crix_err_msg(err));
 		crix_err_free(&err);
 		return 1;

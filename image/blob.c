@@ -170,7 +170,7 @@ int img_blob_write(struct img_store *s, const char *digest, const void *data, si
 	if (img_blob_verify(s, digest, (int64_t)len, &intact, NULL) == 0 && intact)
 		return 0;
 	_cleanup_free_ char *path = img_blob_path(s, digest);
-	if (crix_write_file_atomic(path, data, len, 0644, err) < 0)
+	if (crix_write_file_atomic(path, data, len, 0644, CRIX_WRITE_DURABLE, err) < 0)
 		return crix_err_wrap(err, "store blob %s", digest);
 	return 0;
 }

@@ -405,7 +405,7 @@ static int write_layer_meta(const char *dir, const struct layer *l, uint64_t siz
 	    asprintf(&text, "{\"chain_id\":\"%s\",\"diff_id\":\"%s\",\"digest\":\"%s\",\"size\":%llu}\n", l->chain_id,
 		     l->diff_id, l->digest, (unsigned long long)size) < 0)
 		return crix_err_make(err, ENOMEM, "layer meta");
-	return crix_write_file_atomic(path, text, strlen(text), 0644, err);
+	return crix_write_file_atomic(path, text, strlen(text), 0644, CRIX_WRITE_DURABLE, err);
 }
 
 /* The unpacker's verdict: its own error, or a diff_id that differs from the config's. */

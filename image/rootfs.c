@@ -168,7 +168,7 @@ int img_rootfs_prepare(struct img_store *s, const char *container_id, const char
 		json_object_array_add(a, json_object_new_string(layers.v[i]));
 	json_object_object_add(o, "layers", a);
 	const char *text = json_object_to_json_string(o);
-	rc = crix_write_file_atomic(recpath, text, strlen(text), 0644, err);
+	rc = crix_write_file_atomic(recpath, text, strlen(text), 0644, CRIX_WRITE_DURABLE, err);
 	json_object_put(o);
 	if (rc < 0)
 		goto out;

@@ -350,7 +350,7 @@ static int record_save(struct img_store *s, const struct img_record *r, struct c
 	json_object *o = img_record_to_json(r);
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	_cleanup_free_ char *path = record_path(s, r->img.id);
-	int rc = crix_write_file_atomic(path, text, strlen(text), 0644, err);
+	int rc = crix_write_file_atomic(path, text, strlen(text), 0644, CRIX_WRITE_DURABLE, err);
 	json_object_put(o);
 	if (rc < 0)
 		return crix_err_wrap(err, "write image record %s", r->img.id);

@@ -470,7 +470,7 @@ static int cmd_spec(int argc, char **argv)
 	oci_spec_free(spec);
 	size_t len = strlen(text);
 	text[len] = '\n';
-	if (crix_write_file_atomic(path, text, len + 1, 0644, &err) < 0)
+	if (crix_write_file_atomic(path, text, len + 1, 0644, CRIX_WRITE_DURABLE, &err) < 0)
 		return report(err);
 	return 0;
 }

@@ -256,7 +256,7 @@ static int write_pid_file(const char *path, pid_t pid, struct crix_err **err)
 		return 0;
 	char buf[16];
 	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-	return oci_write_file_replace(path, buf, (size_t)n, err);
+	return crix_write_file_atomic(path, buf, (size_t)n, 0644, CRIX_WRITE_VOLATILE, err);
 }
 
 /* console_fd: -1, or a console socket end of the caller's own (taken over: closed here) that
@@ -309,7 +309,7 @@ static int ctr_create(const char *root, const char *id, const struct oci_create_
 	if (resolve_paths(opts, spec, c->st, err) < 0)
 		goto fail;
 	copy = oci_state_path(c->st, "config.json");
-	if (copy == NULL || oci_write_file_replace(copy, config_text, config_len, err) < 0)
+	if (copy == NULL || crix_write_file_atomic(copy, config_text, config_len, 0600, CRIX_WRITE_VOLATILE, err) < 0)
 		goto fail;
 	if (oci_plan_build(spec->process, spec->linux ? spec->linux->seccomp : NULL, &c->plan, err) < 0)
 		goto fail;

@@ -64,27 +64,6 @@ char *oci_state_path(const struct oci_state *st, const char *name)
 	return p;
 }
 
-int oci_write_file_replace(const char *path, const void *data, size_t len, struct crix_err **err)
-{
-	_cleanup_free_ char *tmp = NULL;
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		return crix_err_make(err, ENOMEM, "write %s", path);
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return crix_err_make(err, errno, "create %s", tmp);
-	if (crix_write_all(fd, data, len) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return crix_err_make(err, e, "write %s", tmp);
-	}
-	if (rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return crix_err_make(err, e, "rename %s", tmp);
-	}
-	return 0;
-}
-
 int oci_state_write(const struct oci_state *st, struct crix_err **err)
 {
 	struct json_object *o = json_object_new_object();
@@ -100,7 +79,7 @@ int oci_state_write(const struct oci_state *st, struct crix_err **err)
 		json_object_object_add(o, "annotations", json_object_get(st->annotations));
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	_cleanup_free_ char *path = oci_state_path(st, "state.json");
-	int r = path ? oci_write_file_replace(path, text, strlen(text), err)
+	int r = path ? crix_write_file_atomic(path, text, strlen(text), 0600, CRIX_WRITE_VOLATILE, err)
 		     : crix_err_make(err, ENOMEM, "state path");
 	json_object_put(o);
 	return r;

@@ -64,8 +64,4 @@ struct json_object *oci_state_to_oci_json(const struct oci_state *st, enum oci_s
 /* Path of a file in the state dir (malloc'd). */
 char *oci_state_path(const struct oci_state *st, const char *name);
 
-/* Writes data to path via a temp file and rename (no fsync: the state is volatile, its dir is
- * normally on tmpfs, and an fsync costs milliseconds on a disk). */
-int oci_write_file_replace(const char *path, const void *data, size_t len, struct crix_err **err);
-
 #endif

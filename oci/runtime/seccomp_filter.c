@@ -309,7 +309,7 @@ static int cache_write(const char *path, const char *key, const struct oci_secco
 	memcpy(data, &h, sizeof(h));
 	memcpy(data + sizeof(h), key, key_len);
 	memcpy(data + sizeof(h) + key_len, f->bpf, code_len);
-	return crix_write_file_atomic(path, data, sizeof(h) + key_len + code_len, 0600, err);
+	return crix_write_file_atomic(path, data, sizeof(h) + key_len + code_len, 0600, CRIX_WRITE_VOLATILE, err);
 }
 
 int oci_seccomp_filter_build_cached(const struct oci_seccomp *spec, const char *cache_dir,

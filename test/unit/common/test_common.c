@@ -49,8 +49,8 @@ static void test_atomic_write_and_read(void)
 	_cleanup_err_ struct crix_err *err = NULL;
 	_cleanup_free_ char *path = NULL;
 	CHECK(asprintf(&path, "%s/record.json", tmpdir) > 0);
-	CHECK(crix_write_file_atomic(path, "{\"a\":1}", 7, 0600, &err) == 0);
-	CHECK(crix_write_file_atomic(path, "{\"a\":2}", 7, 0640, &err) == 0);
+	CHECK(crix_write_file_atomic(path, "{\"a\":1}", 7, 0600, CRIX_WRITE_DURABLE, &err) == 0);
+	CHECK(crix_write_file_atomic(path, "{\"a\":2}", 7, 0640, CRIX_WRITE_DURABLE, &err) == 0);
 	struct stat st;
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
 	_cleanup_free_ char *data = NULL;
@@ -68,7 +68,7 @@ static void test_atomic_write_and_read(void)
 	_cleanup_free_ char *missing = NULL;
 	CHECK(crix_read_file("/nonexistent/crix", 16, &missing, NULL, &err) < 0 && err->errnum == ENOENT);
 	CHECK(strstr(err->msg, "/nonexistent/crix") != NULL);
-	CHECK(crix_write_file_atomic("/nonexistent/dir/x", "x", 1, 0600, &err) < 0);
+	CHECK(crix_write_file_atomic("/nonexistent/dir/x", "x", 1, 0600, CRIX_WRITE_DURABLE, &err) < 0);
 	CHECK(err->errnum == ENOENT);
 }
 
@@ -82,7 +82,7 @@ static void test_mkdir_and_remove(void)
 	CHECK(asprintf(&link, "%s/a/b/outside", tmpdir) > 0);
 	CHECK(crix_mkdir_p(deep, 0755, &err) == 0);
 	CHECK(crix_mkdir_p(deep, 0755, &err) == 0);
-	CHECK(crix_write_file_atomic(file, "x", 1, 0600, &err) == 0);
+	CHECK(crix_write_file_atomic(file, "x", 1, 0600, CRIX_WRITE_DURABLE, &err) == 0);
 	CHECK(crix_mkdir_p(file, 0755, &err) < 0 && err->errnum == ENOTDIR);
 	/* remove_tree does not follow a symlink out of the tree. */
 	_cleanup_free_ char *keep = NULL;

@@ -65,7 +65,7 @@ static const char *write_tmp(const char *name, const char *content)
 	*strrchr(dir, '/') = '\0';
 	struct crix_err *err = NULL;
 	if (crix_mkdir_p(dir, 0755, &err) < 0 ||
-	    crix_write_file_atomic(path, content, strlen(content), 0644, &err) < 0) {
+	    crix_write_file_atomic(path, content, strlen(content), 0644, CRIX_WRITE_DURABLE, &err) < 0) {
 		fprintf(stderr, "write %s: %s\n", path, crix_err_msg(err));
 		crix_err_free(&err);
 		exit(2);

@@ -75,7 +75,7 @@ static void make_layer(struct img_store *s, const char *chain)
 	snprintf(p, sizeof(p), "%s/diff", dir);
 	crix_mkdir_p(p, 0755, NULL);
 	snprintf(p, sizeof(p), "%s/meta.json", dir);
-	crix_write_file_atomic(p, "{}", 2, 0644, NULL);
+	crix_write_file_atomic(p, "{}", 2, 0644, CRIX_WRITE_DURABLE, NULL);
 	free(dir);
 }
 
@@ -158,7 +158,7 @@ int main(void)
 	CHECK(!img_blob_exists(s, d1), "corrupted blob removed");
 	img_blob_write(s, d1, "layer one", 9, &err);
 	char *bp = img_blob_path(s, d1);
-	crix_write_file_atomic(bp, "layer 0ne", 9, 0644, NULL);
+	crix_write_file_atomic(bp, "layer 0ne", 9, 0644, CRIX_WRITE_DURABLE, NULL);
 	free(bp);
 	char *data = NULL;
 	CHECK(img_blob_read(s, d1, 1 << 20, &data, NULL, &err) < 0 && err->errnum == ENOENT &&
@@ -173,7 +173,7 @@ int main(void)
 	CHECK(stat(bp, &first) == 0 && img_blob_write(s, d1, "layer one", 9, &err) == 0 && stat(bp, &again) == 0 &&
 		      first.st_ino == again.st_ino,
 	      "an intact blob is not written again");
-	crix_write_file_atomic(bp, "layer 0ne", 9, 0644, NULL);
+	crix_write_file_atomic(bp, "layer 0ne", 9, 0644, CRIX_WRITE_DURABLE, NULL);
 	CHECK(img_blob_write(s, d1, "layer one", 9, &err) == 0 && img_blob_read(s, d1, 1 << 20, &data, NULL, &err) == 0 &&
 		      strcmp(data, "layer one") == 0,
 	      "a damaged blob is written again: %s", crix_err_msg(err));
