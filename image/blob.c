@@ -14,48 +14,6 @@
 #include "crix_log.h"
 #include "img_internal.h"
 
-int img_strv_add(struct img_strv *l, const char *s)
-{
-	char **v = realloc(l->v, (l->n + 2) * sizeof(*v));
-	if (v == NULL)
-		return -1;
-	l->v = v;
-	if ((v[l->n] = strdup(s)) == NULL)
-		return -1;
-	v[++l->n] = NULL;
-	return 0;
-}
-
-bool img_strv_has(const struct img_strv *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return true;
-	return false;
-}
-
-bool img_strv_remove(struct img_strv *l, const char *s)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		if (strcmp(l->v[i], s) == 0) {
-			free(l->v[i]);
-			memmove(&l->v[i], &l->v[i + 1], (l->n - i) * sizeof(char *));
-			l->n--;
-			return true;
-		}
-	}
-	return false;
-}
-
-void img_strv_clear(struct img_strv *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
-
 void img_digest_final(EVP_MD_CTX *ctx, char *out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

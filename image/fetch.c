@@ -594,7 +594,7 @@ static int pull_from(struct img_store *s, const struct img_settings *set, const 
 	_cleanup_free_ char *top_mt = NULL, *man_mt = NULL, *cfg_text = NULL, *tag = NULL, *rd = NULL;
 	char top_digest[IMG_DIGEST_LEN + 1], man_digest[IMG_DIGEST_LEN + 1];
 	struct layer *layers = NULL;
-	struct img_strv pins = {0};
+	struct crix_strv pins = {0};
 	struct img_record *rec = NULL;
 	_cleanup_err_ struct crix_err *rerr = NULL;
 	int rc = -1;
@@ -684,13 +684,13 @@ static int pull_from(struct img_store *s, const struct img_settings *set, const 
 			img_digest_buf(buf, strlen(buf), l->chain_id);
 		}
 		total += l->size;
-		if (img_strv_add(&pins, l->digest) < 0 || img_strv_add(&pins, l->chain_id) < 0) {
+		if (crix_strv_add(&pins, l->digest) < 0 || crix_strv_add(&pins, l->chain_id) < 0) {
 			crix_err_make(err, ENOMEM, "pull");
 			goto out;
 		}
 	}
-	if (img_strv_add(&pins, top_digest) < 0 || img_strv_add(&pins, man_digest) < 0 ||
-	    img_strv_add(&pins, config_digest) < 0) {
+	if (crix_strv_add(&pins, top_digest) < 0 || crix_strv_add(&pins, man_digest) < 0 ||
+	    crix_strv_add(&pins, config_digest) < 0) {
 		crix_err_make(err, ENOMEM, "pull");
 		goto out;
 	}
@@ -698,18 +698,18 @@ static int pull_from(struct img_store *s, const struct img_settings *set, const 
 		goto out;
 
 	rec = calloc(1, sizeof(*rec));
-	struct img_strv tags = {0}, digests = {0}, chain = {0};
+	struct crix_strv tags = {0}, digests = {0}, chain = {0};
 	json_object *cc;
 	const char *user = json_object_object_get_ex(cfg, "config", &cc) ? img_json_str(cc, "User") : NULL;
-	bool ok = rec != NULL && asprintf(&rd, "%s@%s", name, top_digest) > 0 && img_strv_add(&digests, rd) == 0;
+	bool ok = rec != NULL && asprintf(&rd, "%s@%s", name, top_digest) > 0 && crix_strv_add(&digests, rd) == 0;
 	if (ok && ref->tag && !ref->digest)
-		ok = asprintf(&tag, "%s:%s", name, ref->tag) > 0 && img_strv_add(&tags, tag) == 0;
+		ok = asprintf(&tag, "%s:%s", name, ref->tag) > 0 && crix_strv_add(&tags, tag) == 0;
 	for (size_t i = 0; ok && i < n; i++)
-		ok = img_strv_add(&chain, layers[i].chain_id) == 0;
+		ok = crix_strv_add(&chain, layers[i].chain_id) == 0;
 	for (size_t i = 0; ok && i < pins.n; i++)
-		if (!strncmp(pins.v[i], "sha256:", 7) && !img_strv_has(&chain, pins.v[i]) &&
-		    !img_strv_has(&rec->blobs, pins.v[i]))
-			ok = img_strv_add(&rec->blobs, pins.v[i]) == 0;
+		if (!strncmp(pins.v[i], "sha256:", 7) && !crix_strv_has(&chain, pins.v[i]) &&
+		    !crix_strv_has(&rec->blobs, pins.v[i]))
+			ok = crix_strv_add(&rec->blobs, pins.v[i]) == 0;
 	if (ok) {
 		rec->img.id = strdup(config_digest);
 		rec->img.user = strdup(user ? user : "");
@@ -729,9 +729,9 @@ static int pull_from(struct img_store *s, const struct img_settings *set, const 
 		rec->img.n_layers = chain.n;
 		rec->img.size = total;
 	} else {
-		img_strv_clear(&tags);
-		img_strv_clear(&digests);
-		img_strv_clear(&chain);
+		crix_strv_clear(&tags);
+		crix_strv_clear(&digests);
+		crix_strv_clear(&chain);
 	}
 	if (!ok || !rec->img.id || !rec->img.user || !rec->img.config_json || !rec->img.repo_tags || !rec->img.layers) {
 		crix_err_make(err, ENOMEM, "pull");
@@ -748,7 +748,7 @@ static int pull_from(struct img_store *s, const struct img_settings *set, const 
 	}
 	rc = 0;
 out:
-	img_strv_clear(&pins);
+	crix_strv_clear(&pins);
 	img_record_free(rec); /* not committed */
 	free(layers);
 	if (man != top)

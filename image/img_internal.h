@@ -12,27 +12,17 @@
 #include <openssl/evp.h>
 
 #include "crix_err.h"
+#include "crix_strv.h"
 #include "img.h"
 
 #define IMG_DIGEST_LEN 71 /* "sha256:" + 64 hex */
 #define IMG_MAX_MANIFEST (4u << 20)
 #define IMG_MAX_CONFIG (32u << 20)
 
-/* A growable list of strings. */
-struct img_strv {
-	char **v;
-	size_t n;
-};
-int img_strv_add(struct img_strv *l, const char *s);
-bool img_strv_has(const struct img_strv *l, const char *s);
-/* Removes one occurrence; returns whether one was found. */
-bool img_strv_remove(struct img_strv *l, const char *s);
-void img_strv_clear(struct img_strv *l);
-
 /* An image record as kept in memory: the public part plus the blobs it references. */
 struct img_record {
 	struct img_image img;
-	struct img_strv blobs; /* manifest(s), config, layer blobs */
+	struct crix_strv blobs; /* manifest(s), config, layer blobs */
 };
 
 void img_record_free(struct img_record *r);
@@ -63,8 +53,8 @@ struct img_store {
 	struct img_settings *settings;
 	struct img_record **records;
 	size_t n_records;
-	struct img_strv pull_pins;   /* blobs and layers of pulls in progress (multiset) */
-	struct img_strv rootfs_pins; /* "container-id\nchain-id" of prepared rootfs */
+	struct crix_strv pull_pins;   /* blobs and layers of pulls in progress (multiset) */
+	struct crix_strv rootfs_pins; /* "container-id\nchain-id" of prepared rootfs */
 	struct img_token *tokens;    /* registry tokens of earlier pulls */
 };
 
@@ -103,8 +93,8 @@ void img_job_unlock(struct img_store *s, const char *key, int fd);
 /* The unexpired registry token cached under key (malloc'd), or NULL; caching one. */
 char *img_token_get(struct img_store *s, const char *key);
 void img_token_put(struct img_store *s, const char *key, const char *value, long expires_in);
-void img_pins_add(struct img_store *s, const struct img_strv *keys);
-void img_pins_remove(struct img_store *s, const struct img_strv *keys);
+void img_pins_add(struct img_store *s, const struct crix_strv *keys);
+void img_pins_remove(struct img_store *s, const struct crix_strv *keys);
 /* Records a pulled image (moving tags from other images), persists it; takes rec. */
 int img_store_commit(struct img_store *s, struct img_record *rec, struct crix_err **err);
 /* The current settings, held until img_settings_put. */
@@ -192,7 +182,7 @@ int img_error_from_json(json_object *o, struct crix_err **err);
  * and the registry tokens it keeps across pulls (img_token_get/img_token_put). Called from
  * any of the pull's threads. */
 struct img_pull_host {
-	int (*pin)(void *arg, const struct img_strv *keys, struct crix_err **err);
+	int (*pin)(void *arg, const struct crix_strv *keys, struct crix_err **err);
 	int (*commit)(void *arg, struct img_record *rec, struct crix_err **err);
 	char *(*token_get)(void *arg, const char *key);
 	void (*token_put)(void *arg, const char *key, const char *value, long expires_in);

@@ -99,7 +99,7 @@ struct puller {
 	pid_t pid;
 	int sock;      /* our end of its fd 3 */
 	int cancel_fd; /* the write end of its fd 4; -1 once closed */
-	struct img_strv pins;
+	struct crix_strv pins;
 };
 
 static int answer_pin(struct puller *p, json_object *keys, struct crix_err **err)
@@ -110,7 +110,7 @@ static int answer_pin(struct puller *p, json_object *keys, struct crix_err **err
 		const char *k = json_object_get_string(json_object_array_get_idx(keys, i));
 		if (k == NULL || img_digest_check(k, NULL) < 0)
 			rc = crix_err_make(err, EPROTO, "crix-pull pinned a bad key");
-		else if (img_strv_add(&p->pins, k) < 0)
+		else if (crix_strv_add(&p->pins, k) < 0)
 			rc = crix_err_make(err, ENOMEM, "pin");
 	}
 	if (rc < 0) { /* p->pins holds exactly what the store holds for this pull */
@@ -120,7 +120,7 @@ static int answer_pin(struct puller *p, json_object *keys, struct crix_err **err
 			p->pins.v[p->pins.n] = NULL;
 		return -1;
 	}
-	struct img_strv added = {.v = p->pins.v + before, .n = n};
+	struct crix_strv added = {.v = p->pins.v + before, .n = n};
 	img_pins_add(p->store, &added);
 	return 0;
 }
@@ -251,7 +251,7 @@ int img_pull_ex(struct img_store *s, const char *text, const struct img_auth *au
 	crix_wait(p.pid, &status);
 	/* only now can nothing of this pull be written any more */
 	img_pins_remove(s, &p.pins);
-	img_strv_clear(&p.pins);
+	crix_strv_clear(&p.pins);
 	if (rc == 1 && !(WIFEXITED(status) && WEXITSTATUS(status) <= 1)) /* 0 done, 1 failed */
 		crix_error("pull %s: crix-pull ended with wait status 0x%x after its result", full, status);
 	if (rc == 1 && *image_id != NULL)

@@ -44,7 +44,7 @@ static int ask_owner(json_object *msg, json_object **reply, struct crix_err **er
 	return rc;
 }
 
-static int pin(void *arg, const struct img_strv *keys, struct crix_err **err)
+static int pin(void *arg, const struct crix_strv *keys, struct crix_err **err)
 {
 	(void)arg;
 	json_object *msg = json_object_new_object(), *a = json_object_new_array();

@@ -40,21 +40,21 @@ static void pin_layers_locked(struct img_store *s, const char *id, char **layers
 		if (asprintf(&key, "%s\n%s", id, layers[i]) < 0)
 			continue;
 		if (!pin)
-			img_strv_remove(&s->rootfs_pins, key);
-		else if (!img_strv_has(&s->rootfs_pins, key))
-			img_strv_add(&s->rootfs_pins, key);
+			crix_strv_remove(&s->rootfs_pins, key);
+		else if (!crix_strv_has(&s->rootfs_pins, key))
+			crix_strv_add(&s->rootfs_pins, key);
 	}
 }
 
 struct rootfs_rec {
 	char *target;
-	struct img_strv layers;
+	struct crix_strv layers;
 };
 
 static void rootfs_rec_clear(struct rootfs_rec *r)
 {
 	free(r->target);
-	img_strv_clear(&r->layers);
+	crix_strv_clear(&r->layers);
 }
 
 static int rootfs_rec_load(struct img_store *s, const char *id, struct rootfs_rec *out, struct crix_err **err)
@@ -72,7 +72,7 @@ static int rootfs_rec_load(struct img_store *s, const char *id, struct rootfs_re
 	out->target = strdup(json_object_object_get_ex(o, "target", &v) ? json_object_get_string(v) : "");
 	if (json_object_object_get_ex(o, "layers", &v) && json_object_is_type(v, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(v); i++)
-			img_strv_add(&out->layers, json_object_get_string(json_object_array_get_idx(v, i)));
+			crix_strv_add(&out->layers, json_object_get_string(json_object_array_get_idx(v, i)));
 	json_object_put(o);
 	return 0;
 }
@@ -137,12 +137,12 @@ int img_rootfs_prepare(struct img_store *s, const char *container_id, const char
 {
 	if (check_container_id(container_id, err) < 0)
 		return -1;
-	struct img_strv layers = {0};
+	struct crix_strv layers = {0};
 	pthread_mutex_lock(&s->lock);
 	const struct img_record *r = img_find_locked(s, image_id);
 	if (r != NULL) {
 		for (size_t i = 0; i < r->img.n_layers; i++)
-			img_strv_add(&layers, r->img.layers[i]);
+			crix_strv_add(&layers, r->img.layers[i]);
 		pin_layers_locked(s, container_id, layers.v, layers.n, true);
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -150,7 +150,7 @@ int img_rootfs_prepare(struct img_store *s, const char *container_id, const char
 		return crix_err_make(err, ENOENT, "prepare rootfs of %s: image %s not found", container_id, image_id);
 
 	int rc = -1;
-	struct img_strv lowers = {0};
+	struct crix_strv lowers = {0};
 	_cleanup_free_ char *dir = container_dir(s, container_id);
 	_cleanup_free_ char *upper = NULL, *work = NULL, *empty = NULL, *recpath = NULL;
 	if (dir == NULL || asprintf(&upper, "%s/upper", dir) < 0 || asprintf(&work, "%s/work", dir) < 0 ||
@@ -176,13 +176,13 @@ int img_rootfs_prepare(struct img_store *s, const char *container_id, const char
 	for (size_t i = 0; i < layers.n; i++) {
 		_cleanup_free_ char *ld = img_layer_dir(s, layers.v[i]);
 		_cleanup_free_ char *diff = NULL;
-		if (ld == NULL || asprintf(&diff, "%s/diff", ld) < 0 || img_strv_add(&lowers, diff) < 0) {
+		if (ld == NULL || asprintf(&diff, "%s/diff", ld) < 0 || crix_strv_add(&lowers, diff) < 0) {
 			crix_err_make(err, ENOMEM, "prepare rootfs");
 			goto out;
 		}
 	}
 	if (layers.n == 0) { /* overlay needs one lower */
-		if (crix_mkdir_p(empty, 0755, err) < 0 || img_strv_add(&lowers, empty) < 0)
+		if (crix_mkdir_p(empty, 0755, err) < 0 || crix_strv_add(&lowers, empty) < 0)
 			goto out;
 	}
 	if (is_mountpoint(target)) {
@@ -193,8 +193,8 @@ int img_rootfs_prepare(struct img_store *s, const char *container_id, const char
 out:
 	if (rc < 0)
 		crix_err_wrap(err, "prepare rootfs of container %s", container_id);
-	img_strv_clear(&lowers);
-	img_strv_clear(&layers);
+	crix_strv_clear(&lowers);
+	crix_strv_clear(&layers);
 	return rc;
 }
 

@@ -250,7 +250,7 @@ void img_record_free(struct img_record *r)
 	if (r == NULL)
 		return;
 	image_clear(&r->img);
-	img_strv_clear(&r->blobs);
+	crix_strv_clear(&r->blobs);
 	free(r);
 }
 
@@ -519,8 +519,8 @@ void img_store_close(struct img_store *s)
 		img_record_free(s->records[i]);
 	free(s->records);
 	settings_free(s->settings);
-	img_strv_clear(&s->pull_pins);
-	img_strv_clear(&s->rootfs_pins);
+	crix_strv_clear(&s->pull_pins);
+	crix_strv_clear(&s->rootfs_pins);
 	while (s->tokens) {
 		struct img_token *t = s->tokens;
 		s->tokens = t->next;
@@ -625,20 +625,20 @@ void img_token_put(struct img_store *s, const char *key, const char *value, long
 	pthread_mutex_unlock(&s->lock);
 }
 
-void img_pins_add(struct img_store *s, const struct img_strv *keys)
+void img_pins_add(struct img_store *s, const struct crix_strv *keys)
 {
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < keys->n; i++)
-		if (img_strv_add(&s->pull_pins, keys->v[i]) < 0)
+		if (crix_strv_add(&s->pull_pins, keys->v[i]) < 0)
 			crix_error("image store: out of memory pinning %s", keys->v[i]);
 	pthread_mutex_unlock(&s->lock);
 }
 
-void img_pins_remove(struct img_store *s, const struct img_strv *keys)
+void img_pins_remove(struct img_store *s, const struct crix_strv *keys)
 {
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < keys->n; i++)
-		img_strv_remove(&s->pull_pins, keys->v[i]);
+		crix_strv_remove(&s->pull_pins, keys->v[i]);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -747,7 +747,7 @@ static bool layer_live_locked(struct img_store *s, const char *chain_id)
 		for (size_t j = 0; j < s->records[i]->img.n_layers; j++)
 			if (strcmp(s->records[i]->img.layers[j], chain_id) == 0)
 				return true;
-	if (img_strv_has(&s->pull_pins, chain_id))
+	if (crix_strv_has(&s->pull_pins, chain_id))
 		return true;
 	for (size_t i = 0; i < s->rootfs_pins.n; i++) {
 		const char *nl = strchr(s->rootfs_pins.v[i], '\n');
@@ -760,9 +760,9 @@ static bool layer_live_locked(struct img_store *s, const char *chain_id)
 static bool blob_live_locked(struct img_store *s, const char *digest)
 {
 	for (size_t i = 0; i < s->n_records; i++)
-		if (img_strv_has(&s->records[i]->blobs, digest))
+		if (crix_strv_has(&s->records[i]->blobs, digest))
 			return true;
-	return img_strv_has(&s->pull_pins, digest);
+	return crix_strv_has(&s->pull_pins, digest);
 }
 
 /* Moves unreferenced layers and blobs into tmp/ under the lock (so that a pull starting now
@@ -884,8 +884,8 @@ int img_store_commit(struct img_store *s, struct img_record *rec, struct crix_er
 			rc = strv_append_new(&existing->img.repo_digests, &existing->img.n_repo_digests,
 					     rec->img.repo_digests[i]);
 		for (size_t i = 0; rc == 0 && i < rec->blobs.n; i++)
-			if (!img_strv_has(&existing->blobs, rec->blobs.v[i]))
-				rc = img_strv_add(&existing->blobs, rec->blobs.v[i]);
+			if (!crix_strv_has(&existing->blobs, rec->blobs.v[i]))
+				rc = crix_strv_add(&existing->blobs, rec->blobs.v[i]);
 		if (rc < 0)
 			crix_err_make(err, ENOMEM, "record image %s", rec->img.id);
 		else

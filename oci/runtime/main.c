@@ -13,7 +13,7 @@
 #include "crix_file.h"
 #include "crix_log.h"
 #include "oci_container.h"
-#include "oci_json.h"
+#include "crix_json.h"
 #include "oci_process.h"
 #include "oci_resources.h"
 #include "oci_seccomp.h"

@@ -846,7 +846,7 @@ static int env_set(char ***envp, const char *kv, struct crix_err **err)
 {
 	const char *eq = strchr(kv, '=');
 	size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
-	size_t n = oci_strv_len(*envp);
+	size_t n = crix_strv_len(*envp);
 	for (size_t i = 0; i < n; i++)
 		if (strncmp((*envp)[i], kv, klen) == 0 && (*envp)[i][klen] == '=') {
 			char *dup = strdup(kv);
@@ -863,30 +863,6 @@ static int env_set(char ***envp, const char *kv, struct crix_err **err)
 	grown[n] = strdup(kv);
 	grown[n + 1] = NULL;
 	return grown[n] ? 0 : crix_err_make(err, ENOMEM, "env");
-}
-
-static char **strv_dup(char *const *v)
-{
-	size_t n = oci_strv_len(v);
-	char **c = calloc(n + 1, sizeof(char *));
-	for (size_t i = 0; c != NULL && i < n; i++)
-		if ((c[i] = strdup(v[i])) == NULL) {
-			crix_strvfreep(&c);
-			return NULL;
-		}
-	return c;
-}
-
-static int strv_add(char ***v, const char *s)
-{
-	size_t n = oci_strv_len(*v);
-	char **grown = realloc(*v, (n + 2) * sizeof(char *));
-	if (grown == NULL)
-		return -1;
-	*v = grown;
-	grown[n] = strdup(s);
-	grown[n + 1] = NULL;
-	return grown[n] ? 0 : -1;
 }
 
 /* The exec'd process: --process FILE, or the container's process with the options over it. */
@@ -911,7 +887,7 @@ static int exec_process(struct oci_spec *spec, const struct oci_exec_opts *o, st
 	if (p == NULL)
 		return crix_err_make(err, EINVAL, "exec: the container has no process");
 	crix_strvfreep(&p->args);
-	p->args = strv_dup(o->args);
+	p->args = crix_strv_dup(o->args);
 	p->terminal = o->tty;
 	p->has_console_size = false;
 	if (o->cwd != NULL) {
@@ -941,7 +917,7 @@ static int exec_process(struct oci_spec *spec, const struct oci_exec_opts *o, st
 		char ***sets[] = {&p->capabilities->bounding, &p->capabilities->effective,
 				  &p->capabilities->permitted};
 		for (size_t k = 0; k < 3; k++)
-			if (strv_add(sets[k], o->add_caps[i]) < 0) {
+			if (crix_strv_append(sets[k], o->add_caps[i]) < 0) {
 				oci_process_free(p);
 				return crix_err_make(err, ENOMEM, "exec --cap");
 			}

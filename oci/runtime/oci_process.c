@@ -94,20 +94,6 @@ void oci_plan_free(struct oci_plan *plan)
 	free(plan);
 }
 
-static char **strv_copy(char *const *v)
-{
-	size_t n = oci_strv_len(v);
-	char **c = calloc(n + 1, sizeof(char *));
-	if (c == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if ((c[i] = strdup(v[i])) == NULL) {
-			crix_strvfreep(&c);
-			return NULL;
-		}
-	return c;
-}
-
 static int caps_mask(char *const *names, const char *set, uint64_t *mask, struct crix_err **err)
 {
 	*mask = 0;
@@ -131,9 +117,9 @@ int oci_plan_build(const struct oci_process *p, const struct oci_seccomp *seccom
 	struct oci_plan *plan = calloc(1, sizeof(*plan));
 	if (plan == NULL)
 		return crix_err_make(err, ENOMEM, "allocate process plan");
-	plan->argv = strv_copy(p->args);
+	plan->argv = crix_strv_dup(p->args);
 	static char *const empty[] = {NULL};
-	plan->envp = strv_copy(p->env ? p->env : empty);
+	plan->envp = crix_strv_dup(p->env ? p->env : empty);
 	plan->cwd = strdup(p->cwd);
 	plan->uid = p->user.uid;
 	plan->gid = p->user.gid;
@@ -249,7 +235,7 @@ static int set_home(struct oci_plan *plan, struct crix_err **err)
 	_cleanup_free_ char *kv = NULL;
 	if (asprintf(&kv, "HOME=%s", home) < 0)
 		return crix_err_make(err, ENOMEM, "HOME");
-	size_t n = oci_strv_len(plan->envp);
+	size_t n = crix_strv_len(plan->envp);
 	char **grown = realloc(plan->envp, (n + 2) * sizeof(char *));
 	if (grown == NULL)
 		return crix_err_make(err, ENOMEM, "HOME");

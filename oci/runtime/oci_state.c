@@ -13,7 +13,7 @@
 #include "cgroup.h"
 #include "crix_cleanup.h"
 #include "crix_file.h"
-#include "oci_json.h"
+#include "crix_json.h"
 
 int oci_state_validate_id(const char *id, struct crix_err **err)
 {
@@ -70,10 +70,10 @@ int oci_state_write(const struct oci_state *st, struct crix_err **err)
 	json_object_object_add(o, "id", json_object_new_string(st->id));
 	json_object_object_add(o, "pid", json_object_new_int(st->pid));
 	json_object_object_add(o, "pidStart", json_object_new_uint64(st->pid_start));
-	oci_json_put(o, "bundle", oci_json_new_string_or_null(st->bundle));
-	oci_json_put(o, "rootfs", oci_json_new_string_or_null(st->rootfs));
-	oci_json_put(o, "created", oci_json_new_string_or_null(st->created));
-	oci_json_put(o, "cgroupsPath", oci_json_new_string_or_null(st->cgroups_path));
+	crix_json_put(o, "bundle", crix_json_new_string_or_null(st->bundle));
+	crix_json_put(o, "rootfs", crix_json_new_string_or_null(st->rootfs));
+	crix_json_put(o, "created", crix_json_new_string_or_null(st->created));
+	crix_json_put(o, "cgroupsPath", crix_json_new_string_or_null(st->cgroups_path));
 	json_object_object_add(o, "cgroupNamespace", json_object_new_boolean(st->cgroup_ns));
 	if (st->annotations != NULL)
 		json_object_object_add(o, "annotations", json_object_get(st->annotations));
@@ -131,13 +131,13 @@ int oci_state_load(const char *root, const char *id, struct oci_state **out, str
 	}
 	struct json_object *o = json_tokener_parse(text);
 	int64_t pid = 0;
-	if (o == NULL || oci_json_int64(o, "state.json", "pid", &pid, err) < 0 ||
-	    oci_json_uint64(o, "state.json", "pidStart", &st->pid_start, err) < 0 ||
-	    oci_json_string(o, "state.json", "bundle", &st->bundle, err) < 0 ||
-	    oci_json_string(o, "state.json", "rootfs", &st->rootfs, err) < 0 ||
-	    oci_json_string(o, "state.json", "created", &st->created, err) < 0 ||
-	    oci_json_string(o, "state.json", "cgroupsPath", &st->cgroups_path, err) < 0 ||
-	    oci_json_bool(o, "state.json", "cgroupNamespace", &st->cgroup_ns, err) < 0) {
+	if (o == NULL || crix_json_int64(o, "state.json", "pid", &pid, err) < 0 ||
+	    crix_json_uint64(o, "state.json", "pidStart", &st->pid_start, err) < 0 ||
+	    crix_json_string(o, "state.json", "bundle", &st->bundle, err) < 0 ||
+	    crix_json_string(o, "state.json", "rootfs", &st->rootfs, err) < 0 ||
+	    crix_json_string(o, "state.json", "created", &st->created, err) < 0 ||
+	    crix_json_string(o, "state.json", "cgroupsPath", &st->cgroups_path, err) < 0 ||
+	    crix_json_bool(o, "state.json", "cgroupNamespace", &st->cgroup_ns, err) < 0) {
 		if (o == NULL)
 			crix_err_make(err, EINVAL, "%s: not JSON", path);
 		json_object_put(o);

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "crix_cleanup.h"
-#include "oci_json.h"
-#include "oci_json_read.h"
+#include "crix_json.h"
+#include "crix_json_read.h"
 
-/* s->field from obj[key] through the oci_json getter `get`; s->has_field when present. */
+/* s->field from obj[key] through the crix_json getter `get`; s->has_field when present. */
 #define GET(get, obj, path, key, s, field)                                                         \
 	({                                                                                         \
 		int r_ = get(obj, path, key, &(s)->field, err);                                    \
@@ -20,7 +20,7 @@
 #define GET_UINT_MAX(obj, path, key, max, s, field)                                                \
 	({                                                                                         \
 		uint64_t v_ = 0;                                                                   \
-		int r_ = oci_json_uint_max(obj, path, key, max, &v_, err);                         \
+		int r_ = crix_json_uint_max(obj, path, key, max, &v_, err);                         \
 		if (r_ > 0)                                                                        \
 			(s)->field = (__typeof__((s)->field))v_;                                   \
 		(s)->has_##field = r_ > 0;                                                         \
@@ -34,7 +34,7 @@ static int get_array(struct json_object *obj, const char *path, const char *key,
 {
 	*arr = NULL;
 	*items = NULL;
-	if (oci_json_array(obj, path, key, arr, err) < 0)
+	if (crix_json_array(obj, path, key, arr, err) < 0)
 		return -1;
 	if (*arr == NULL || json_object_array_length(*arr) == 0) {
 		*arr = NULL;
@@ -50,10 +50,10 @@ static int get_array(struct json_object *obj, const char *path, const char *key,
 static int array_object(struct json_object *arr, const char *path, const char *key, size_t i,
 			struct json_object **item, char *ipath, struct crix_err **err)
 {
-	char kp[OCI_JSON_PATH_MAX];
-	oci_json_path_index(ipath, oci_json_path_key(kp, path, key), i);
+	char kp[CRIX_JSON_PATH_MAX];
+	crix_json_path_index(ipath, crix_json_path_key(kp, path, key), i);
 	*item = json_object_array_get_idx(arr, i);
-	return oci_json_expect_object(*item, ipath, err);
+	return crix_json_expect_object(*item, ipath, err);
 }
 
 static size_t length(struct json_object *arr)
@@ -70,25 +70,25 @@ static int parse_devices(struct json_object *obj, const char *path, struct oci_r
 	for (size_t i = 0; i < length(arr); i++) {
 		struct oci_device_rule *d = &r->devices[i];
 		struct json_object *item;
-		char ipath[OCI_JSON_PATH_MAX];
+		char ipath[CRIX_JSON_PATH_MAX];
 		_cleanup_free_ char *type = NULL;
 		int rc;
 
 		r->n_devices = i + 1; /* so that free() sees what was filled */
 		if (array_object(arr, path, "devices", i, &item, ipath, err) < 0 ||
-		    (rc = oci_json_bool(item, ipath, "allow", &d->allow, err)) < 0)
+		    (rc = crix_json_bool(item, ipath, "allow", &d->allow, err)) < 0)
 			return -1;
 		if (rc == 0)
 			return crix_err_make(err, EINVAL, "%s.allow: required", ipath);
-		if (oci_json_string(item, ipath, "type", &type, err) < 0)
+		if (crix_json_string(item, ipath, "type", &type, err) < 0)
 			return -1;
 		d->type = type == NULL ? 'a' : type[0];
 		if (type != NULL && (strlen(type) != 1 || strchr("acb", type[0]) == NULL))
 			return crix_err_make(err, EINVAL, "%s.type: expected \"a\", \"c\" or \"b\", got \"%s\"",
 					     ipath, type);
-		if (GET(oci_json_int64, item, ipath, "major", d, major) < 0 ||
-		    GET(oci_json_int64, item, ipath, "minor", d, minor) < 0 ||
-		    oci_json_string(item, ipath, "access", &d->access, err) < 0)
+		if (GET(crix_json_int64, item, ipath, "major", d, major) < 0 ||
+		    GET(crix_json_int64, item, ipath, "minor", d, minor) < 0 ||
+		    crix_json_string(item, ipath, "access", &d->access, err) < 0)
 			return -1;
 		if (d->access != NULL && d->access[strspn(d->access, "rwm")] != '\0')
 			return crix_err_make(err, EINVAL, "%s.access: expected letters of \"rwm\", got \"%s\"",
@@ -101,23 +101,23 @@ static int parse_memory(struct json_object *obj, const char *path, struct oci_re
 			struct crix_err **err)
 {
 	struct json_object *m = NULL;
-	char p[OCI_JSON_PATH_MAX];
-	int rc = oci_json_object(obj, path, "memory", &m, err);
+	char p[CRIX_JSON_PATH_MAX];
+	int rc = crix_json_object(obj, path, "memory", &m, err);
 	if (rc <= 0)
 		return rc;
 	if ((r->memory = calloc(1, sizeof(*r->memory))) == NULL)
 		return crix_err_make(err, ENOMEM, "%s.memory", path);
 	struct oci_memory *mem = r->memory;
-	oci_json_path_key(p, path, "memory");
-	if (GET(oci_json_int64, m, p, "limit", mem, limit) < 0 ||
-	    GET(oci_json_int64, m, p, "reservation", mem, reservation) < 0 ||
-	    GET(oci_json_int64, m, p, "swap", mem, swap) < 0 ||
-	    GET(oci_json_int64, m, p, "kernel", mem, kernel) < 0 ||
-	    GET(oci_json_int64, m, p, "kernelTCP", mem, kernel_tcp) < 0 ||
-	    GET(oci_json_uint64, m, p, "swappiness", mem, swappiness) < 0 ||
-	    GET(oci_json_bool, m, p, "disableOOMKiller", mem, disable_oom_killer) < 0 ||
-	    GET(oci_json_bool, m, p, "useHierarchy", mem, use_hierarchy) < 0 ||
-	    GET(oci_json_bool, m, p, "checkBeforeUpdate", mem, check_before_update) < 0)
+	crix_json_path_key(p, path, "memory");
+	if (GET(crix_json_int64, m, p, "limit", mem, limit) < 0 ||
+	    GET(crix_json_int64, m, p, "reservation", mem, reservation) < 0 ||
+	    GET(crix_json_int64, m, p, "swap", mem, swap) < 0 ||
+	    GET(crix_json_int64, m, p, "kernel", mem, kernel) < 0 ||
+	    GET(crix_json_int64, m, p, "kernelTCP", mem, kernel_tcp) < 0 ||
+	    GET(crix_json_uint64, m, p, "swappiness", mem, swappiness) < 0 ||
+	    GET(crix_json_bool, m, p, "disableOOMKiller", mem, disable_oom_killer) < 0 ||
+	    GET(crix_json_bool, m, p, "useHierarchy", mem, use_hierarchy) < 0 ||
+	    GET(crix_json_bool, m, p, "checkBeforeUpdate", mem, check_before_update) < 0)
 		return -1;
 	return 0;
 }
@@ -126,23 +126,23 @@ static int parse_cpu(struct json_object *obj, const char *path, struct oci_resou
 		     struct crix_err **err)
 {
 	struct json_object *c = NULL;
-	char p[OCI_JSON_PATH_MAX];
-	int rc = oci_json_object(obj, path, "cpu", &c, err);
+	char p[CRIX_JSON_PATH_MAX];
+	int rc = crix_json_object(obj, path, "cpu", &c, err);
 	if (rc <= 0)
 		return rc;
 	if ((r->cpu = calloc(1, sizeof(*r->cpu))) == NULL)
 		return crix_err_make(err, ENOMEM, "%s.cpu", path);
 	struct oci_cpu *cpu = r->cpu;
-	oci_json_path_key(p, path, "cpu");
-	if (GET(oci_json_uint64, c, p, "shares", cpu, shares) < 0 ||
-	    GET(oci_json_int64, c, p, "quota", cpu, quota) < 0 ||
-	    GET(oci_json_uint64, c, p, "burst", cpu, burst) < 0 ||
-	    GET(oci_json_uint64, c, p, "period", cpu, period) < 0 ||
-	    GET(oci_json_int64, c, p, "realtimeRuntime", cpu, realtime_runtime) < 0 ||
-	    GET(oci_json_uint64, c, p, "realtimePeriod", cpu, realtime_period) < 0 ||
-	    oci_json_string(c, p, "cpus", &cpu->cpus, err) < 0 ||
-	    oci_json_string(c, p, "mems", &cpu->mems, err) < 0 ||
-	    GET(oci_json_int64, c, p, "idle", cpu, idle) < 0)
+	crix_json_path_key(p, path, "cpu");
+	if (GET(crix_json_uint64, c, p, "shares", cpu, shares) < 0 ||
+	    GET(crix_json_int64, c, p, "quota", cpu, quota) < 0 ||
+	    GET(crix_json_uint64, c, p, "burst", cpu, burst) < 0 ||
+	    GET(crix_json_uint64, c, p, "period", cpu, period) < 0 ||
+	    GET(crix_json_int64, c, p, "realtimeRuntime", cpu, realtime_runtime) < 0 ||
+	    GET(crix_json_uint64, c, p, "realtimePeriod", cpu, realtime_period) < 0 ||
+	    crix_json_string(c, p, "cpus", &cpu->cpus, err) < 0 ||
+	    crix_json_string(c, p, "mems", &cpu->mems, err) < 0 ||
+	    GET(crix_json_int64, c, p, "idle", cpu, idle) < 0)
 		return -1;
 	return 0;
 }
@@ -151,12 +151,12 @@ static int parse_pids(struct json_object *obj, const char *path, struct oci_reso
 		      struct crix_err **err)
 {
 	struct json_object *pids = NULL;
-	char p[OCI_JSON_PATH_MAX];
-	int rc = oci_json_object(obj, path, "pids", &pids, err);
+	char p[CRIX_JSON_PATH_MAX];
+	int rc = crix_json_object(obj, path, "pids", &pids, err);
 	if (rc <= 0)
 		return rc;
-	oci_json_path_key(p, path, "pids");
-	return GET(oci_json_int64, pids, p, "limit", r, pids_limit) < 0 ? -1 : 0;
+	crix_json_path_key(p, path, "pids");
+	return GET(crix_json_int64, pids, p, "limit", r, pids_limit) < 0 ? -1 : 0;
 }
 
 /* major and minor of a device entry, both required. */
@@ -164,8 +164,8 @@ static int get_major_minor(struct json_object *item, const char *ipath, int64_t 
 			   int64_t *minor, struct crix_err **err)
 {
 	int has_major, has_minor;
-	if ((has_major = oci_json_int64(item, ipath, "major", major, err)) < 0 ||
-	    (has_minor = oci_json_int64(item, ipath, "minor", minor, err)) < 0)
+	if ((has_major = crix_json_int64(item, ipath, "major", major, err)) < 0 ||
+	    (has_minor = crix_json_int64(item, ipath, "minor", minor, err)) < 0)
 		return -1;
 	if (!has_major || !has_minor)
 		return crix_err_make(err, EINVAL, "%s: major and minor are required", ipath);
@@ -181,12 +181,12 @@ static int parse_throttle(struct json_object *obj, const char *path, const char 
 	for (size_t i = 0; i < length(arr); i++) {
 		struct oci_throttle_device *t = &(*out)[i];
 		struct json_object *item;
-		char ipath[OCI_JSON_PATH_MAX];
+		char ipath[CRIX_JSON_PATH_MAX];
 
 		*n_out = i + 1;
 		if (array_object(arr, path, key, i, &item, ipath, err) < 0 ||
 		    get_major_minor(item, ipath, &t->major, &t->minor, err) < 0 ||
-		    oci_json_uint64(item, ipath, "rate", &t->rate, err) < 0)
+		    crix_json_uint64(item, ipath, "rate", &t->rate, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -196,14 +196,14 @@ static int parse_block_io(struct json_object *obj, const char *path, struct oci_
 			  struct crix_err **err)
 {
 	struct json_object *b = NULL, *arr;
-	char p[OCI_JSON_PATH_MAX];
-	int rc = oci_json_object(obj, path, "blockIO", &b, err);
+	char p[CRIX_JSON_PATH_MAX];
+	int rc = crix_json_object(obj, path, "blockIO", &b, err);
 	if (rc <= 0)
 		return rc;
 	if ((r->block_io = calloc(1, sizeof(*r->block_io))) == NULL)
 		return crix_err_make(err, ENOMEM, "%s.blockIO", path);
 	struct oci_block_io *bio = r->block_io;
-	oci_json_path_key(p, path, "blockIO");
+	crix_json_path_key(p, path, "blockIO");
 	if (GET_UINT_MAX(b, p, "weight", UINT16_MAX, bio, weight) < 0 ||
 	    GET_UINT_MAX(b, p, "leafWeight", UINT16_MAX, bio, leaf_weight) < 0 ||
 	    get_array(b, p, "weightDevice", sizeof(*bio->weight_device), &arr,
@@ -212,7 +212,7 @@ static int parse_block_io(struct json_object *obj, const char *path, struct oci_
 	for (size_t i = 0; i < length(arr); i++) {
 		struct oci_weight_device *w = &bio->weight_device[i];
 		struct json_object *item;
-		char ipath[OCI_JSON_PATH_MAX];
+		char ipath[CRIX_JSON_PATH_MAX];
 
 		bio->n_weight_device = i + 1;
 		if (array_object(arr, p, "weightDevice", i, &item, ipath, err) < 0 ||
@@ -243,13 +243,13 @@ static int parse_hugepages(struct json_object *obj, const char *path, struct oci
 	for (size_t i = 0; i < length(arr); i++) {
 		struct oci_hugepage_limit *h = &r->hugepage_limits[i];
 		struct json_object *item;
-		char ipath[OCI_JSON_PATH_MAX];
+		char ipath[CRIX_JSON_PATH_MAX];
 		int has_limit;
 
 		r->n_hugepage_limits = i + 1;
 		if (array_object(arr, path, "hugepageLimits", i, &item, ipath, err) < 0 ||
-		    oci_json_string(item, ipath, "pageSize", &h->page_size, err) < 0 ||
-		    (has_limit = oci_json_uint64(item, ipath, "limit", &h->limit, err)) < 0)
+		    crix_json_string(item, ipath, "pageSize", &h->page_size, err) < 0 ||
+		    (has_limit = crix_json_uint64(item, ipath, "limit", &h->limit, err)) < 0)
 			return -1;
 		if (h->page_size == NULL || !has_limit)
 			return crix_err_make(err, EINVAL, "%s: pageSize and limit are required", ipath);
@@ -264,27 +264,27 @@ static int parse_network(struct json_object *obj, const char *path, struct oci_r
 			 struct crix_err **err)
 {
 	struct json_object *net = NULL, *arr;
-	char p[OCI_JSON_PATH_MAX];
-	int rc = oci_json_object(obj, path, "network", &net, err);
+	char p[CRIX_JSON_PATH_MAX];
+	int rc = crix_json_object(obj, path, "network", &net, err);
 	if (rc <= 0)
 		return rc;
 	if ((r->network = calloc(1, sizeof(*r->network))) == NULL)
 		return crix_err_make(err, ENOMEM, "%s.network", path);
 	struct oci_network *nw = r->network;
-	oci_json_path_key(p, path, "network");
-	if (GET(oci_json_uint32, net, p, "classID", nw, class_id) < 0 ||
+	crix_json_path_key(p, path, "network");
+	if (GET(crix_json_uint32, net, p, "classID", nw, class_id) < 0 ||
 	    get_array(net, p, "priorities", sizeof(*nw->priorities), &arr, (void **)&nw->priorities,
 		      err) < 0)
 		return -1;
 	for (size_t i = 0; i < length(arr); i++) {
 		struct oci_net_priority *prio = &nw->priorities[i];
 		struct json_object *item;
-		char ipath[OCI_JSON_PATH_MAX];
+		char ipath[CRIX_JSON_PATH_MAX];
 
 		nw->n_priorities = i + 1;
 		if (array_object(arr, p, "priorities", i, &item, ipath, err) < 0 ||
-		    oci_json_string(item, ipath, "name", &prio->name, err) < 0 ||
-		    oci_json_uint32(item, ipath, "priority", &prio->priority, err) < 0)
+		    crix_json_string(item, ipath, "name", &prio->name, err) < 0 ||
+		    crix_json_uint32(item, ipath, "priority", &prio->priority, err) < 0)
 			return -1;
 		if (prio->name == NULL)
 			return crix_err_make(err, EINVAL, "%s.name: required", ipath);
@@ -296,25 +296,25 @@ static int parse_rdma(struct json_object *obj, const char *path, struct oci_reso
 		      struct crix_err **err)
 {
 	struct json_object *rdma = NULL;
-	char p[OCI_JSON_PATH_MAX];
-	if (oci_json_object(obj, path, "rdma", &rdma, err) < 0)
+	char p[CRIX_JSON_PATH_MAX];
+	if (crix_json_object(obj, path, "rdma", &rdma, err) < 0)
 		return -1;
 	if (rdma == NULL || json_object_object_length(rdma) == 0)
 		return 0;
-	oci_json_path_key(p, path, "rdma");
+	crix_json_path_key(p, path, "rdma");
 	r->rdma = calloc((size_t)json_object_object_length(rdma), sizeof(*r->rdma));
 	if (r->rdma == NULL)
 		return crix_err_make(err, ENOMEM, "%s", p);
 	json_object_object_foreach(rdma, dev, limits)
 	{
 		struct oci_rdma_limit *l = &r->rdma[r->n_rdma++];
-		char dpath[OCI_JSON_PATH_MAX];
-		oci_json_path_key(dpath, p, dev);
+		char dpath[CRIX_JSON_PATH_MAX];
+		crix_json_path_key(dpath, p, dev);
 		if ((l->device = strdup(dev)) == NULL)
 			return crix_err_make(err, ENOMEM, "%s", p);
-		if (oci_json_expect_object(limits, dpath, err) < 0 ||
-		    GET(oci_json_uint32, limits, dpath, "hcaHandles", l, hca_handles) < 0 ||
-		    GET(oci_json_uint32, limits, dpath, "hcaObjects", l, hca_objects) < 0)
+		if (crix_json_expect_object(limits, dpath, err) < 0 ||
+		    GET(crix_json_uint32, limits, dpath, "hcaHandles", l, hca_handles) < 0 ||
+		    GET(crix_json_uint32, limits, dpath, "hcaObjects", l, hca_objects) < 0)
 			return -1;
 	}
 	return 0;
@@ -324,7 +324,7 @@ static int parse_unified(struct json_object *obj, const char *path, struct oci_r
 			 struct crix_err **err)
 {
 	struct json_object *unified = NULL;
-	if (oci_json_object(obj, path, "unified", &unified, err) < 0)
+	if (crix_json_object(obj, path, "unified", &unified, err) < 0)
 		return -1;
 	if (unified == NULL || json_object_object_length(unified) == 0)
 		return 0;
@@ -353,7 +353,7 @@ int oci_resources_from_json(struct json_object *obj, const char *json_path,
 	const char *path = json_path != NULL ? json_path : "linux.resources";
 
 	*out = NULL;
-	if (oci_json_expect_object(obj, path, err) < 0)
+	if (crix_json_expect_object(obj, path, err) < 0)
 		return -1;
 	struct oci_resources *r = calloc(1, sizeof(*r));
 	if (r == NULL)
@@ -363,7 +363,7 @@ int oci_resources_from_json(struct json_object *obj, const char *json_path,
 	    parse_block_io(obj, path, r, err) < 0 || parse_hugepages(obj, path, r, err) < 0 ||
 	    parse_network(obj, path, r, err) < 0 || parse_rdma(obj, path, r, err) < 0 ||
 	    parse_unified(obj, path, r, err) < 0 ||
-	    oci_json_keep_unknown(obj, known_keys, &r->unknown, err) < 0) {
+	    crix_json_keep_unknown(obj, known_keys, &r->unknown, err) < 0) {
 		oci_resources_free(r);
 		return -1;
 	}
@@ -375,23 +375,23 @@ int oci_resources_from_json(struct json_object *obj, const char *json_path,
 
 static int add_int(struct json_object *o, const char *key, bool has, int64_t v, struct crix_err **err)
 {
-	return has ? oci_json_add(o, key, json_object_new_int64(v), err) : 0;
+	return has ? crix_json_add(o, key, json_object_new_int64(v), err) : 0;
 }
 
 static int add_uint(struct json_object *o, const char *key, bool has, uint64_t v,
 		    struct crix_err **err)
 {
-	return has ? oci_json_add(o, key, json_object_new_uint64(v), err) : 0;
+	return has ? crix_json_add(o, key, json_object_new_uint64(v), err) : 0;
 }
 
 static int add_bool(struct json_object *o, const char *key, bool has, bool v, struct crix_err **err)
 {
-	return has ? oci_json_add(o, key, json_object_new_boolean(v), err) : 0;
+	return has ? crix_json_add(o, key, json_object_new_boolean(v), err) : 0;
 }
 
 static int add_string(struct json_object *o, const char *key, const char *v, struct crix_err **err)
 {
-	return v != NULL ? oci_json_add(o, key, json_object_new_string(v), err) : 0;
+	return v != NULL ? crix_json_add(o, key, json_object_new_string(v), err) : 0;
 }
 
 /* Adds a new object or array under key and returns it in *child. */
@@ -399,7 +399,7 @@ static int add_container(struct json_object *o, const char *key, bool array,
 			 struct json_object **child, struct crix_err **err)
 {
 	*child = array ? json_object_new_array() : json_object_new_object();
-	return oci_json_add(o, key, *child, err);
+	return crix_json_add(o, key, *child, err);
 }
 
 static int append(struct json_object *arr, struct json_object *item, struct crix_err **err)
@@ -586,7 +586,7 @@ int oci_resources_to_json(const struct oci_resources *r, struct json_object **ou
 		return crix_err_make(err, ENOMEM, "emit linux.resources");
 	if (emit_devices(r, o, err) < 0 || emit_memory(r->memory, o, err) < 0 ||
 	    emit_cpu(r->cpu, o, err) < 0 || emit_block_io(r->block_io, o, err) < 0 ||
-	    emit_rest(r, o, err) < 0 || oci_json_add_unknown(o, r->unknown, err) < 0) {
+	    emit_rest(r, o, err) < 0 || crix_json_add_unknown(o, r->unknown, err) < 0) {
 		json_object_put(o);
 		return crix_err_wrap(err, "emit linux.resources");
 	}

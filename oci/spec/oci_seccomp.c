@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "crix_cleanup.h"
-#include "oci_json.h"
-#include "oci_json_read.h"
+#include "crix_json.h"
+#include "crix_json_read.h"
 
 static const char *const action_names[] = {
 	[OCI_SECCOMP_ACT_KILL] = "SCMP_ACT_KILL",
@@ -69,7 +69,7 @@ static int get_action(struct json_object *obj, const char *path, const char *key
 		      enum oci_seccomp_action *out, struct crix_err **err)
 {
 	_cleanup_free_ char *name = NULL;
-	if (oci_json_string(obj, path, key, &name, err) < 0)
+	if (crix_json_string(obj, path, key, &name, err) < 0)
 		return -1;
 	if (name == NULL)
 		return crix_err_make(err, EINVAL, "%s.%s: required", path, key);
@@ -87,11 +87,11 @@ static int parse_arg(struct json_object *item, const char *ipath, struct oci_sec
 	uint64_t index = 0;
 	_cleanup_free_ char *op = NULL;
 
-	if (oci_json_expect_object(item, ipath, err) < 0 ||
-	    (has_index = oci_json_uint_max(item, ipath, "index", 5, &index, err)) < 0 ||
-	    oci_json_uint64(item, ipath, "value", &a->value, err) < 0 ||
-	    (has_value_two = oci_json_uint64(item, ipath, "valueTwo", &a->value_two, err)) < 0 ||
-	    oci_json_string(item, ipath, "op", &op, err) < 0)
+	if (crix_json_expect_object(item, ipath, err) < 0 ||
+	    (has_index = crix_json_uint_max(item, ipath, "index", 5, &index, err)) < 0 ||
+	    crix_json_uint64(item, ipath, "value", &a->value, err) < 0 ||
+	    (has_value_two = crix_json_uint64(item, ipath, "valueTwo", &a->value_two, err)) < 0 ||
+	    crix_json_string(item, ipath, "op", &op, err) < 0)
 		return -1;
 	a->has_value_two = has_value_two > 0;
 	if (!has_index || op == NULL)
@@ -110,11 +110,11 @@ static int parse_syscall(struct json_object *item, const char *ipath, struct oci
 	struct json_object *args = NULL;
 	int has_errno_ret = 0;
 
-	if (oci_json_expect_object(item, ipath, err) < 0 ||
-	    oci_json_strv(item, ipath, "names", &sc->names, err) < 0 ||
+	if (crix_json_expect_object(item, ipath, err) < 0 ||
+	    crix_json_strv(item, ipath, "names", &sc->names, err) < 0 ||
 	    get_action(item, ipath, "action", &sc->action, err) < 0 ||
-	    (has_errno_ret = oci_json_uint32(item, ipath, "errnoRet", &sc->errno_ret, err)) < 0 ||
-	    oci_json_array(item, ipath, "args", &args, err) < 0)
+	    (has_errno_ret = crix_json_uint32(item, ipath, "errnoRet", &sc->errno_ret, err)) < 0 ||
+	    crix_json_array(item, ipath, "args", &args, err) < 0)
 		return -1;
 	if (sc->names == NULL)
 		return crix_err_make(err, EINVAL, "%s.names: required", ipath);
@@ -146,14 +146,14 @@ static int parse(struct json_object *obj, const char *path, struct oci_seccomp *
 	int has_errno_ret = 0;
 
 	if (get_action(obj, path, "defaultAction", &s->default_action, err) < 0 ||
-	    (has_errno_ret = oci_json_uint32(obj, path, "defaultErrnoRet", &s->default_errno_ret,
+	    (has_errno_ret = crix_json_uint32(obj, path, "defaultErrnoRet", &s->default_errno_ret,
 					     err)) < 0 ||
-	    oci_json_strv(obj, path, "architectures", &s->architectures, err) < 0 ||
-	    oci_json_strv(obj, path, "flags", &s->flags, err) < 0 ||
-	    oci_json_string(obj, path, "listenerPath", &s->listener_path, err) < 0 ||
-	    oci_json_string(obj, path, "listenerMetadata", &s->listener_metadata, err) < 0 ||
-	    oci_json_array(obj, path, "syscalls", &syscalls, err) < 0 ||
-	    oci_json_keep_unknown(obj, known_keys, &s->unknown, err) < 0)
+	    crix_json_strv(obj, path, "architectures", &s->architectures, err) < 0 ||
+	    crix_json_strv(obj, path, "flags", &s->flags, err) < 0 ||
+	    crix_json_string(obj, path, "listenerPath", &s->listener_path, err) < 0 ||
+	    crix_json_string(obj, path, "listenerMetadata", &s->listener_metadata, err) < 0 ||
+	    crix_json_array(obj, path, "syscalls", &syscalls, err) < 0 ||
+	    crix_json_keep_unknown(obj, known_keys, &s->unknown, err) < 0)
 		return -1;
 	s->has_default_errno_ret = has_errno_ret > 0;
 	s->n_architectures = count(s->architectures);
@@ -179,7 +179,7 @@ int oci_seccomp_from_json(struct json_object *obj, const char *json_path, struct
 	const char *path = json_path != NULL ? json_path : "linux.seccomp";
 
 	*out = NULL;
-	if (oci_json_expect_object(obj, path, err) < 0)
+	if (crix_json_expect_object(obj, path, err) < 0)
 		return -1;
 	struct oci_seccomp *s = calloc(1, sizeof(*s));
 	if (s == NULL)
@@ -197,7 +197,7 @@ static int add_strv(struct json_object *o, const char *key, char **v, struct cri
 	if (v == NULL)
 		return 0;
 	struct json_object *arr = json_object_new_array();
-	if (oci_json_add(o, key, arr, err) < 0)
+	if (crix_json_add(o, key, arr, err) < 0)
 		return -1;
 	for (char **p = v; *p != NULL; p++) {
 		struct json_object *s = json_object_new_string(*p);
@@ -213,15 +213,15 @@ static int emit_syscall(const struct oci_seccomp_syscall *sc, struct json_object
 			struct crix_err **err)
 {
 	if (add_strv(item, "names", sc->names, err) < 0 ||
-	    oci_json_add(item, "action", json_object_new_string(action_names[sc->action]), err) < 0)
+	    crix_json_add(item, "action", json_object_new_string(action_names[sc->action]), err) < 0)
 		return -1;
 	if (sc->has_errno_ret &&
-	    oci_json_add(item, "errnoRet", json_object_new_uint64(sc->errno_ret), err) < 0)
+	    crix_json_add(item, "errnoRet", json_object_new_uint64(sc->errno_ret), err) < 0)
 		return -1;
 	if (sc->args == NULL)
 		return 0;
 	struct json_object *args = json_object_new_array();
-	if (oci_json_add(item, "args", args, err) < 0)
+	if (crix_json_add(item, "args", args, err) < 0)
 		return -1;
 	for (size_t i = 0; i < sc->n_args; i++) {
 		const struct oci_seccomp_arg *a = &sc->args[i];
@@ -230,11 +230,11 @@ static int emit_syscall(const struct oci_seccomp_syscall *sc, struct json_object
 			json_object_put(ao);
 			return crix_err_make(err, ENOMEM, "emit args");
 		}
-		if (oci_json_add(ao, "index", json_object_new_uint64(a->index), err) < 0 ||
-		    oci_json_add(ao, "value", json_object_new_uint64(a->value), err) < 0 ||
+		if (crix_json_add(ao, "index", json_object_new_uint64(a->index), err) < 0 ||
+		    crix_json_add(ao, "value", json_object_new_uint64(a->value), err) < 0 ||
 		    (a->has_value_two &&
-		     oci_json_add(ao, "valueTwo", json_object_new_uint64(a->value_two), err) < 0) ||
-		    oci_json_add(ao, "op", json_object_new_string(op_names[a->op]), err) < 0)
+		     crix_json_add(ao, "valueTwo", json_object_new_uint64(a->value_two), err) < 0) ||
+		    crix_json_add(ao, "op", json_object_new_string(op_names[a->op]), err) < 0)
 			return -1;
 	}
 	return 0;
@@ -242,24 +242,24 @@ static int emit_syscall(const struct oci_seccomp_syscall *sc, struct json_object
 
 static int emit(const struct oci_seccomp *s, struct json_object *o, struct crix_err **err)
 {
-	if (oci_json_add(o, "defaultAction", json_object_new_string(action_names[s->default_action]),
+	if (crix_json_add(o, "defaultAction", json_object_new_string(action_names[s->default_action]),
 			 err) < 0)
 		return -1;
 	if (s->has_default_errno_ret &&
-	    oci_json_add(o, "defaultErrnoRet", json_object_new_uint64(s->default_errno_ret), err) < 0)
+	    crix_json_add(o, "defaultErrnoRet", json_object_new_uint64(s->default_errno_ret), err) < 0)
 		return -1;
 	if (add_strv(o, "architectures", s->architectures, err) < 0 ||
 	    add_strv(o, "flags", s->flags, err) < 0)
 		return -1;
 	if (s->listener_path != NULL &&
-	    oci_json_add(o, "listenerPath", json_object_new_string(s->listener_path), err) < 0)
+	    crix_json_add(o, "listenerPath", json_object_new_string(s->listener_path), err) < 0)
 		return -1;
 	if (s->listener_metadata != NULL &&
-	    oci_json_add(o, "listenerMetadata", json_object_new_string(s->listener_metadata), err) < 0)
+	    crix_json_add(o, "listenerMetadata", json_object_new_string(s->listener_metadata), err) < 0)
 		return -1;
 	if (s->syscalls != NULL) {
 		struct json_object *arr = json_object_new_array();
-		if (oci_json_add(o, "syscalls", arr, err) < 0)
+		if (crix_json_add(o, "syscalls", arr, err) < 0)
 			return -1;
 		for (size_t i = 0; i < s->n_syscalls; i++) {
 			struct json_object *item = json_object_new_object();
@@ -271,7 +271,7 @@ static int emit(const struct oci_seccomp *s, struct json_object *o, struct crix_
 				return -1;
 		}
 	}
-	return oci_json_add_unknown(o, s->unknown, err);
+	return crix_json_add_unknown(o, s->unknown, err);
 }
 
 int oci_seccomp_to_json(const struct oci_seccomp *s, struct json_object **out,

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "crix_err.h"
+#include "crix_strv.h"
 
 struct oci_resources;
 struct oci_seccomp;
@@ -218,6 +219,5 @@ const struct oci_namespace *oci_spec_namespace(const struct oci_spec *spec, enum
 /* The default config.json of `crix-runtime spec` (as runc spec), as a spec. */
 int oci_spec_default(struct oci_spec **out, struct crix_err **err);
 
-size_t oci_strv_len(char *const *v);
 
 #endif

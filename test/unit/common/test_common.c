@@ -12,6 +12,7 @@
 #include "crix_err.h"
 #include "crix_file.h"
 #include "crix_spawn.h"
+#include "crix_strv.h"
 
 static int failures;
 #define CHECK(cond)                                                                                \
@@ -50,7 +51,7 @@ static void test_atomic_write_and_read(void)
 	_cleanup_free_ char *path = NULL;
 	CHECK(asprintf(&path, "%s/record.json", tmpdir) > 0);
 	CHECK(crix_write_file_atomic(path, "{\"a\":1}", 7, 0600, CRIX_WRITE_DURABLE, &err) == 0);
-	CHECK(crix_write_file_atomic(path, "{\"a\":2}", 7, 0640, CRIX_WRITE_DURABLE, &err) == 0);
+	CHECK(crix_write_file_atomic(path, "{\"a\":2}", 7, 0640, CRIX_WRITE_VOLATILE, &err) == 0);
 	struct stat st;
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
 	_cleanup_free_ char *data = NULL;
@@ -154,6 +155,31 @@ static void test_helper_path(void)
 	free(got);
 }
 
+static void test_strv(void)
+{
+	CHECK(crix_strv_len(NULL) == 0);
+	char **v = NULL;
+	CHECK(crix_strv_append(&v, "a") == 0 && crix_strv_append(&v, "b") == 0);
+	CHECK(crix_strv_len(v) == 2 && strcmp(v[0], "a") == 0 && strcmp(v[1], "b") == 0 && v[2] == NULL);
+	char **copy = crix_strv_dup(v);
+	CHECK(copy != NULL && crix_strv_len(copy) == 2 && copy[0] != v[0] && strcmp(copy[1], "b") == 0);
+	crix_strv_free(copy);
+	crix_strv_free(v);
+	char **empty = crix_strv_dup(NULL);
+	CHECK(empty != NULL && empty[0] == NULL);
+	crix_strv_free(empty);
+
+	/* The list is a multiset: remove takes one occurrence. */
+	struct crix_strv l = {0};
+	CHECK(crix_strv_add(&l, "x") == 0 && crix_strv_add(&l, "y") == 0 && crix_strv_add(&l, "x") == 0);
+	CHECK(l.n == 3 && l.v[3] == NULL && crix_strv_has(&l, "y") && !crix_strv_has(&l, "z"));
+	CHECK(crix_strv_remove(&l, "x") && l.n == 2 && crix_strv_has(&l, "x"));
+	CHECK(strcmp(l.v[0], "y") == 0 && l.v[2] == NULL);
+	CHECK(!crix_strv_remove(&l, "z") && l.n == 2);
+	crix_strv_clear(&l);
+	CHECK(l.v == NULL && l.n == 0);
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL) {
@@ -165,6 +191,7 @@ int main(void)
 	test_mkdir_and_remove();
 	test_spawn();
 	test_helper_path();
+	test_strv();
 	_cleanup_err_ struct crix_err *err = NULL;
 	crix_remove_tree(tmpdir, &err);
 	if (failures)

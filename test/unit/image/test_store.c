@@ -50,12 +50,12 @@ static struct img_record *record(const char *cfg, const char *layer_blob, const 
 				 const char *repo_digest)
 {
 	struct img_record *r = calloc(1, sizeof(*r));
-	struct img_strv tags = {0}, digests = {0}, layers = {0};
-	img_strv_add(&tags, tag);
-	img_strv_add(&digests, repo_digest);
-	img_strv_add(&layers, chain);
-	img_strv_add(&r->blobs, cfg);
-	img_strv_add(&r->blobs, layer_blob);
+	struct crix_strv tags = {0}, digests = {0}, layers = {0};
+	crix_strv_add(&tags, tag);
+	crix_strv_add(&digests, repo_digest);
+	crix_strv_add(&layers, chain);
+	crix_strv_add(&r->blobs, cfg);
+	crix_strv_add(&r->blobs, layer_blob);
 	r->img.id = strdup(cfg);
 	r->img.repo_tags = tags.v;
 	r->img.n_repo_tags = tags.n;

@@ -54,9 +54,9 @@ static void check_full(const struct oci_spec *s)
 	CHECK(p->terminal && p->has_console_size && p->console_height == 24 && p->console_width == 80);
 	CHECK(p->user.uid == 1000 && p->user.gid == 1001 && p->user.has_umask && p->user.umask == 18);
 	CHECK(p->user.n_additional_gids == 2 && p->user.additional_gids[1] == 6);
-	CHECK(oci_strv_len(p->args) == 3 && strcmp(p->args[2], "true") == 0);
+	CHECK(crix_strv_len(p->args) == 3 && strcmp(p->args[2], "true") == 0);
 	CHECK(strcmp(p->cwd, "/tmp") == 0);
-	CHECK(p->capabilities && oci_strv_len(p->capabilities->bounding) == 1);
+	CHECK(p->capabilities && crix_strv_len(p->capabilities->bounding) == 1);
 	CHECK(p->capabilities && p->capabilities->effective && p->capabilities->effective[0] == NULL);
 	CHECK(p->capabilities && p->capabilities->ambient == NULL);
 	CHECK(p->n_rlimits == 1 && p->rlimits[0].hard == UINT64_MAX && p->rlimits[0].soft == 1024);
@@ -64,7 +64,7 @@ static void check_full(const struct oci_spec *s)
 	CHECK(s->root && s->root->readonly && strcmp(s->root->path, "rootfs") == 0);
 	CHECK(strcmp(s->hostname, "h") == 0 && strcmp(s->domainname, "d") == 0);
 	CHECK(s->n_mounts == 2 && s->mounts[0].options == NULL && s->mounts[1].type == NULL);
-	CHECK(oci_strv_len(s->mounts[1].options) == 2);
+	CHECK(crix_strv_len(s->mounts[1].options) == 2);
 	CHECK(s->has_hooks && s->hooks[OCI_HOOK_PRESTART].n == 1);
 	CHECK(s->hooks[OCI_HOOK_PRESTART].hooks[0].has_timeout &&
 	      s->hooks[OCI_HOOK_PRESTART].hooks[0].timeout == 5);
@@ -86,7 +86,7 @@ static void check_full(const struct oci_spec *s)
 	CHECK(l->resources && l->resources->has_pids_limit && l->resources->pids_limit == 10);
 	CHECK(l->seccomp && l->seccomp->n_syscalls == 1);
 	CHECK(l->n_sysctl == 1 && strcmp(l->sysctl[0].value, "1") == 0);
-	CHECK(oci_strv_len(l->masked_paths) == 1 && oci_strv_len(l->readonly_paths) == 1);
+	CHECK(crix_strv_len(l->masked_paths) == 1 && crix_strv_len(l->readonly_paths) == 1);
 	CHECK(strcmp(l->rootfs_propagation, "rprivate") == 0);
 	CHECK(l->has_personality && strcmp(l->personality_domain, "LINUX") == 0);
 	CHECK(l->time_monotonic.set && l->time_monotonic.secs == 86400 && !l->time_boottime.set);

@@ -1,4 +1,4 @@
-#include "oci_json.h"
+#include "crix_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,26 +8,26 @@
 #include "crix_cleanup.h"
 
 /* Paths longer than the buffer are cut: they only label error messages. */
-const char *oci_json_path_key(char *buf, const char *path, const char *key)
+const char *crix_json_path_key(char *buf, const char *path, const char *key)
 {
 	int n;
 	if (path == NULL || path[0] == '\0')
-		n = snprintf(buf, OCI_JSON_PATH_MAX, "%s", key);
+		n = snprintf(buf, CRIX_JSON_PATH_MAX, "%s", key);
 	else
-		n = snprintf(buf, OCI_JSON_PATH_MAX, "%s.%s", path, key);
+		n = snprintf(buf, CRIX_JSON_PATH_MAX, "%s.%s", path, key);
 	return n < 0 ? "" : buf;
 }
 
-const char *oci_json_path_index(char *buf, const char *path, size_t i)
+const char *crix_json_path_index(char *buf, const char *path, size_t i)
 {
-	int n = snprintf(buf, OCI_JSON_PATH_MAX, "%s[%zu]", path ? path : "", i);
+	int n = snprintf(buf, CRIX_JSON_PATH_MAX, "%s[%zu]", path ? path : "", i);
 	return n < 0 ? "" : buf;
 }
 
 static int type_error(struct crix_err **err, const char *path, const char *key, const char *what)
 {
-	char p[OCI_JSON_PATH_MAX];
-	return crix_err_make(err, EINVAL, "%s: expected %s", oci_json_path_key(p, path, key), what);
+	char p[CRIX_JSON_PATH_MAX];
+	return crix_err_make(err, EINVAL, "%s: expected %s", crix_json_path_key(p, path, key), what);
 }
 
 /* The value under key: 1 found (and not null), 0 absent or JSON null. */
@@ -40,7 +40,7 @@ static int lookup(struct json_object *obj, const char *key, struct json_object *
 	return 1;
 }
 
-int oci_json_object(struct json_object *obj, const char *path, const char *key,
+int crix_json_object(struct json_object *obj, const char *path, const char *key,
 		    struct json_object **out, struct crix_err **err)
 {
 	struct json_object *v;
@@ -52,7 +52,7 @@ int oci_json_object(struct json_object *obj, const char *path, const char *key,
 	return 1;
 }
 
-int oci_json_array(struct json_object *obj, const char *path, const char *key,
+int crix_json_array(struct json_object *obj, const char *path, const char *key,
 		   struct json_object **out, struct crix_err **err)
 {
 	struct json_object *v;
@@ -64,7 +64,7 @@ int oci_json_array(struct json_object *obj, const char *path, const char *key,
 	return 1;
 }
 
-int oci_json_string(struct json_object *obj, const char *path, const char *key, char **out,
+int crix_json_string(struct json_object *obj, const char *path, const char *key, char **out,
 		    struct crix_err **err)
 {
 	struct json_object *v;
@@ -80,7 +80,7 @@ int oci_json_string(struct json_object *obj, const char *path, const char *key, 
 	return 1;
 }
 
-int oci_json_bool(struct json_object *obj, const char *path, const char *key, bool *out,
+int crix_json_bool(struct json_object *obj, const char *path, const char *key, bool *out,
 		  struct crix_err **err)
 {
 	struct json_object *v;
@@ -92,7 +92,7 @@ int oci_json_bool(struct json_object *obj, const char *path, const char *key, bo
 	return 1;
 }
 
-int oci_json_int64(struct json_object *obj, const char *path, const char *key, int64_t *out,
+int crix_json_int64(struct json_object *obj, const char *path, const char *key, int64_t *out,
 		   struct crix_err **err)
 {
 	struct json_object *v;
@@ -107,7 +107,7 @@ int oci_json_int64(struct json_object *obj, const char *path, const char *key, i
 	return 1;
 }
 
-int oci_json_uint64(struct json_object *obj, const char *path, const char *key, uint64_t *out,
+int crix_json_uint64(struct json_object *obj, const char *path, const char *key, uint64_t *out,
 		    struct crix_err **err)
 {
 	struct json_object *v;
@@ -121,11 +121,11 @@ int oci_json_uint64(struct json_object *obj, const char *path, const char *key, 
 	return 1;
 }
 
-int oci_json_uint32(struct json_object *obj, const char *path, const char *key, uint32_t *out,
+int crix_json_uint32(struct json_object *obj, const char *path, const char *key, uint32_t *out,
 		    struct crix_err **err)
 {
 	uint64_t u = 0;
-	int r = oci_json_uint64(obj, path, key, &u, err);
+	int r = crix_json_uint64(obj, path, key, &u, err);
 	if (r <= 0)
 		return r;
 	if (u > UINT32_MAX)
@@ -134,11 +134,11 @@ int oci_json_uint32(struct json_object *obj, const char *path, const char *key, 
 	return 1;
 }
 
-int oci_json_int32(struct json_object *obj, const char *path, const char *key, int32_t *out,
+int crix_json_int32(struct json_object *obj, const char *path, const char *key, int32_t *out,
 		   struct crix_err **err)
 {
 	int64_t i = 0;
-	int r = oci_json_int64(obj, path, key, &i, err);
+	int r = crix_json_int64(obj, path, key, &i, err);
 	if (r <= 0)
 		return r;
 	if (i < INT32_MIN || i > INT32_MAX)
@@ -147,11 +147,11 @@ int oci_json_int32(struct json_object *obj, const char *path, const char *key, i
 	return 1;
 }
 
-int oci_json_strv(struct json_object *obj, const char *path, const char *key, char ***out,
+int crix_json_strv(struct json_object *obj, const char *path, const char *key, char ***out,
 		  struct crix_err **err)
 {
 	struct json_object *arr = NULL;
-	int r = oci_json_array(obj, path, key, &arr, err);
+	int r = crix_json_array(obj, path, key, &arr, err);
 	if (r <= 0)
 		return r;
 	size_t n = json_object_array_length(arr);
@@ -161,9 +161,9 @@ int oci_json_strv(struct json_object *obj, const char *path, const char *key, ch
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(arr, i);
 		if (e == NULL || !json_object_is_type(e, json_type_string)) {
-			char p[OCI_JSON_PATH_MAX], q[OCI_JSON_PATH_MAX];
+			char p[CRIX_JSON_PATH_MAX], q[CRIX_JSON_PATH_MAX];
 			return crix_err_make(err, EINVAL, "%s: expected string",
-					     oci_json_path_index(q, oci_json_path_key(p, path, key), i));
+					     crix_json_path_index(q, crix_json_path_key(p, path, key), i));
 		}
 		v[i] = strdup(json_object_get_string(e));
 		if (v[i] == NULL)
@@ -174,7 +174,7 @@ int oci_json_strv(struct json_object *obj, const char *path, const char *key, ch
 	return 1;
 }
 
-void oci_json_put(struct json_object *obj, const char *key, struct json_object *val)
+void crix_json_put(struct json_object *obj, const char *key, struct json_object *val)
 {
 	if (val == NULL)
 		json_object_object_del(obj, key);
@@ -182,12 +182,12 @@ void oci_json_put(struct json_object *obj, const char *key, struct json_object *
 		json_object_object_add(obj, key, val);
 }
 
-struct json_object *oci_json_new_string_or_null(const char *s)
+struct json_object *crix_json_new_string_or_null(const char *s)
 {
 	return s ? json_object_new_string(s) : NULL;
 }
 
-struct json_object *oci_json_new_strv(char *const *v)
+struct json_object *crix_json_new_strv(char *const *v)
 {
 	if (v == NULL)
 		return NULL;
@@ -197,7 +197,7 @@ struct json_object *oci_json_new_strv(char *const *v)
 	return arr;
 }
 
-struct json_object *oci_json_take_object(struct json_object *base, const char *key)
+struct json_object *crix_json_take_object(struct json_object *base, const char *key)
 {
 	struct json_object *v = NULL;
 	if (base != NULL && json_object_object_get_ex(base, key, &v) && v != NULL &&
@@ -209,7 +209,7 @@ struct json_object *oci_json_take_object(struct json_object *base, const char *k
 	return json_object_new_object();
 }
 
-struct json_object *oci_json_element_base(struct json_object *base_array, size_t n, size_t i)
+struct json_object *crix_json_element_base(struct json_object *base_array, size_t n, size_t i)
 {
 	if (base_array != NULL && json_object_is_type(base_array, json_type_array) &&
 	    json_object_array_length(base_array) == n) {
