@@ -215,9 +215,9 @@ struct json_object *crix_json_element_base(struct json_object *base_array, size_
 	    json_object_array_length(base_array) == n) {
 		struct json_object *e = json_object_array_get_idx(base_array, i);
 		if (e != NULL && json_object_is_type(e, json_type_object)) {
+			/* NULL when the copy fails: a new object would silently lose the unknown fields. */
 			struct json_object *copy = NULL;
-			if (json_object_deep_copy(e, &copy, NULL) == 0)
-				return copy;
+			return json_object_deep_copy(e, &copy, NULL) == 0 ? copy : NULL;
 		}
 	}
 	return json_object_new_object();

@@ -48,7 +48,8 @@ struct json_object *crix_json_new_strv(char *const *v); /* NULL for a NULL list 
  * detached so the caller can re-add it). */
 struct json_object *crix_json_take_object(struct json_object *base, const char *key);
 /* Element i of the array under key in base when base's array has exactly n elements, else a
- * new object: keeps unknown fields of list entries while the list is unchanged in length. */
+ * new object: keeps unknown fields of list entries while the list is unchanged in length. NULL
+ * when an allocation fails. */
 struct json_object *crix_json_element_base(struct json_object *base_array, size_t n, size_t i);
 
 #endif

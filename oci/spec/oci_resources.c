@@ -8,6 +8,7 @@
 #include "crix_cleanup.h"
 #include "crix_json.h"
 #include "crix_json_read.h"
+#include "oci_emit.h"
 
 /* s->field from obj[key] through the crix_json getter `get`; s->has_field when present. */
 #define GET(get, obj, path, key, s, field)                                                         \
@@ -373,61 +374,23 @@ int oci_resources_from_json(struct json_object *obj, const char *json_path,
 
 /* --- emit --- */
 
-static int add_int(struct json_object *o, const char *key, bool has, int64_t v, struct crix_err **err)
-{
-	return has ? crix_json_add(o, key, json_object_new_int64(v), err) : 0;
-}
-
-static int add_uint(struct json_object *o, const char *key, bool has, uint64_t v,
-		    struct crix_err **err)
-{
-	return has ? crix_json_add(o, key, json_object_new_uint64(v), err) : 0;
-}
-
-static int add_bool(struct json_object *o, const char *key, bool has, bool v, struct crix_err **err)
-{
-	return has ? crix_json_add(o, key, json_object_new_boolean(v), err) : 0;
-}
-
-static int add_string(struct json_object *o, const char *key, const char *v, struct crix_err **err)
-{
-	return v != NULL ? crix_json_add(o, key, json_object_new_string(v), err) : 0;
-}
-
-/* Adds a new object or array under key and returns it in *child. */
-static int add_container(struct json_object *o, const char *key, bool array,
-			 struct json_object **child, struct crix_err **err)
-{
-	*child = array ? json_object_new_array() : json_object_new_object();
-	return crix_json_add(o, key, *child, err);
-}
-
-static int append(struct json_object *arr, struct json_object *item, struct crix_err **err)
-{
-	if (item == NULL || json_object_array_add(arr, item) < 0) {
-		json_object_put(item);
-		return crix_err_make(err, ENOMEM, "emit array item");
-	}
-	return 0;
-}
-
 static int emit_devices(const struct oci_resources *r, struct json_object *o, struct crix_err **err)
 {
 	struct json_object *arr;
 	if (r->devices == NULL)
 		return 0;
-	if (add_container(o, "devices", true, &arr, err) < 0)
+	if (oci_emit_container(o, "devices", true, &arr, err) < 0)
 		return -1;
 	for (size_t i = 0; i < r->n_devices; i++) {
 		const struct oci_device_rule *d = &r->devices[i];
 		struct json_object *item = json_object_new_object();
 		char type[2] = {d->type, '\0'};
-		if (append(arr, item, err) < 0 ||
-		    add_bool(item, "allow", true, d->allow, err) < 0 ||
-		    add_string(item, "type", type, err) < 0 ||
-		    add_int(item, "major", d->has_major, d->major, err) < 0 ||
-		    add_int(item, "minor", d->has_minor, d->minor, err) < 0 ||
-		    add_string(item, "access", d->access, err) < 0)
+		if (oci_emit_append(arr, item, err) < 0 ||
+		    oci_emit_bool(item, "allow", true, d->allow, err) < 0 ||
+		    oci_emit_string(item, "type", type, err) < 0 ||
+		    oci_emit_int(item, "major", d->has_major, d->major, err) < 0 ||
+		    oci_emit_int(item, "minor", d->has_minor, d->minor, err) < 0 ||
+		    oci_emit_string(item, "access", d->access, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -438,16 +401,17 @@ static int emit_memory(const struct oci_memory *m, struct json_object *o, struct
 	struct json_object *mo;
 	if (m == NULL)
 		return 0;
-	if (add_container(o, "memory", false, &mo, err) < 0 ||
-	    add_int(mo, "limit", m->has_limit, m->limit, err) < 0 ||
-	    add_int(mo, "reservation", m->has_reservation, m->reservation, err) < 0 ||
-	    add_int(mo, "swap", m->has_swap, m->swap, err) < 0 ||
-	    add_int(mo, "kernel", m->has_kernel, m->kernel, err) < 0 ||
-	    add_int(mo, "kernelTCP", m->has_kernel_tcp, m->kernel_tcp, err) < 0 ||
-	    add_uint(mo, "swappiness", m->has_swappiness, m->swappiness, err) < 0 ||
-	    add_bool(mo, "disableOOMKiller", m->has_disable_oom_killer, m->disable_oom_killer, err) < 0 ||
-	    add_bool(mo, "useHierarchy", m->has_use_hierarchy, m->use_hierarchy, err) < 0 ||
-	    add_bool(mo, "checkBeforeUpdate", m->has_check_before_update, m->check_before_update,
+	if (oci_emit_container(o, "memory", false, &mo, err) < 0 ||
+	    oci_emit_int(mo, "limit", m->has_limit, m->limit, err) < 0 ||
+	    oci_emit_int(mo, "reservation", m->has_reservation, m->reservation, err) < 0 ||
+	    oci_emit_int(mo, "swap", m->has_swap, m->swap, err) < 0 ||
+	    oci_emit_int(mo, "kernel", m->has_kernel, m->kernel, err) < 0 ||
+	    oci_emit_int(mo, "kernelTCP", m->has_kernel_tcp, m->kernel_tcp, err) < 0 ||
+	    oci_emit_uint(mo, "swappiness", m->has_swappiness, m->swappiness, err) < 0 ||
+	    oci_emit_bool(mo, "disableOOMKiller", m->has_disable_oom_killer, m->disable_oom_killer,
+			  err) < 0 ||
+	    oci_emit_bool(mo, "useHierarchy", m->has_use_hierarchy, m->use_hierarchy, err) < 0 ||
+	    oci_emit_bool(mo, "checkBeforeUpdate", m->has_check_before_update, m->check_before_update,
 		     err) < 0)
 		return -1;
 	return 0;
@@ -458,15 +422,16 @@ static int emit_cpu(const struct oci_cpu *c, struct json_object *o, struct crix_
 	struct json_object *co;
 	if (c == NULL)
 		return 0;
-	if (add_container(o, "cpu", false, &co, err) < 0 ||
-	    add_uint(co, "shares", c->has_shares, c->shares, err) < 0 ||
-	    add_int(co, "quota", c->has_quota, c->quota, err) < 0 ||
-	    add_uint(co, "burst", c->has_burst, c->burst, err) < 0 ||
-	    add_uint(co, "period", c->has_period, c->period, err) < 0 ||
-	    add_int(co, "realtimeRuntime", c->has_realtime_runtime, c->realtime_runtime, err) < 0 ||
-	    add_uint(co, "realtimePeriod", c->has_realtime_period, c->realtime_period, err) < 0 ||
-	    add_string(co, "cpus", c->cpus, err) < 0 || add_string(co, "mems", c->mems, err) < 0 ||
-	    add_int(co, "idle", c->has_idle, c->idle, err) < 0)
+	if (oci_emit_container(o, "cpu", false, &co, err) < 0 ||
+	    oci_emit_uint(co, "shares", c->has_shares, c->shares, err) < 0 ||
+	    oci_emit_int(co, "quota", c->has_quota, c->quota, err) < 0 ||
+	    oci_emit_uint(co, "burst", c->has_burst, c->burst, err) < 0 ||
+	    oci_emit_uint(co, "period", c->has_period, c->period, err) < 0 ||
+	    oci_emit_int(co, "realtimeRuntime", c->has_realtime_runtime, c->realtime_runtime, err) < 0 ||
+	    oci_emit_uint(co, "realtimePeriod", c->has_realtime_period, c->realtime_period, err) < 0 ||
+	    oci_emit_string(co, "cpus", c->cpus, err) < 0 ||
+	    oci_emit_string(co, "mems", c->mems, err) < 0 ||
+	    oci_emit_int(co, "idle", c->has_idle, c->idle, err) < 0)
 		return -1;
 	return 0;
 }
@@ -477,13 +442,14 @@ static int emit_throttle(struct json_object *o, const char *key, const struct oc
 	struct json_object *arr;
 	if (t == NULL)
 		return 0;
-	if (add_container(o, key, true, &arr, err) < 0)
+	if (oci_emit_container(o, key, true, &arr, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *item = json_object_new_object();
-		if (append(arr, item, err) < 0 || add_int(item, "major", true, t[i].major, err) < 0 ||
-		    add_int(item, "minor", true, t[i].minor, err) < 0 ||
-		    add_uint(item, "rate", true, t[i].rate, err) < 0)
+		if (oci_emit_append(arr, item, err) < 0 ||
+		    oci_emit_int(item, "major", true, t[i].major, err) < 0 ||
+		    oci_emit_int(item, "minor", true, t[i].minor, err) < 0 ||
+		    oci_emit_uint(item, "rate", true, t[i].rate, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -494,20 +460,21 @@ static int emit_block_io(const struct oci_block_io *b, struct json_object *o, st
 	struct json_object *bo, *arr;
 	if (b == NULL)
 		return 0;
-	if (add_container(o, "blockIO", false, &bo, err) < 0 ||
-	    add_uint(bo, "weight", b->has_weight, b->weight, err) < 0 ||
-	    add_uint(bo, "leafWeight", b->has_leaf_weight, b->leaf_weight, err) < 0)
+	if (oci_emit_container(o, "blockIO", false, &bo, err) < 0 ||
+	    oci_emit_uint(bo, "weight", b->has_weight, b->weight, err) < 0 ||
+	    oci_emit_uint(bo, "leafWeight", b->has_leaf_weight, b->leaf_weight, err) < 0)
 		return -1;
 	if (b->weight_device != NULL) {
-		if (add_container(bo, "weightDevice", true, &arr, err) < 0)
+		if (oci_emit_container(bo, "weightDevice", true, &arr, err) < 0)
 			return -1;
 		for (size_t i = 0; i < b->n_weight_device; i++) {
 			const struct oci_weight_device *w = &b->weight_device[i];
 			struct json_object *item = json_object_new_object();
-			if (append(arr, item, err) < 0 || add_int(item, "major", true, w->major, err) < 0 ||
-			    add_int(item, "minor", true, w->minor, err) < 0 ||
-			    add_uint(item, "weight", w->has_weight, w->weight, err) < 0 ||
-			    add_uint(item, "leafWeight", w->has_leaf_weight, w->leaf_weight, err) < 0)
+			if (oci_emit_append(arr, item, err) < 0 ||
+			    oci_emit_int(item, "major", true, w->major, err) < 0 ||
+			    oci_emit_int(item, "minor", true, w->minor, err) < 0 ||
+			    oci_emit_uint(item, "weight", w->has_weight, w->weight, err) < 0 ||
+			    oci_emit_uint(item, "leafWeight", w->has_leaf_weight, w->leaf_weight, err) < 0)
 				return -1;
 		}
 	}
@@ -523,54 +490,54 @@ static int emit_rest(const struct oci_resources *r, struct json_object *o, struc
 {
 	struct json_object *c;
 	if (r->has_pids_limit &&
-	    (add_container(o, "pids", false, &c, err) < 0 ||
-	     add_int(c, "limit", true, r->pids_limit, err) < 0))
+	    (oci_emit_container(o, "pids", false, &c, err) < 0 ||
+	     oci_emit_int(c, "limit", true, r->pids_limit, err) < 0))
 		return -1;
 	if (r->hugepage_limits != NULL) {
-		if (add_container(o, "hugepageLimits", true, &c, err) < 0)
+		if (oci_emit_container(o, "hugepageLimits", true, &c, err) < 0)
 			return -1;
 		for (size_t i = 0; i < r->n_hugepage_limits; i++) {
 			struct json_object *item = json_object_new_object();
-			if (append(c, item, err) < 0 ||
-			    add_string(item, "pageSize", r->hugepage_limits[i].page_size, err) < 0 ||
-			    add_uint(item, "limit", true, r->hugepage_limits[i].limit, err) < 0)
+			if (oci_emit_append(c, item, err) < 0 ||
+			    oci_emit_string(item, "pageSize", r->hugepage_limits[i].page_size, err) < 0 ||
+			    oci_emit_uint(item, "limit", true, r->hugepage_limits[i].limit, err) < 0)
 				return -1;
 		}
 	}
 	if (r->network != NULL) {
 		struct json_object *arr;
-		if (add_container(o, "network", false, &c, err) < 0 ||
-		    add_uint(c, "classID", r->network->has_class_id, r->network->class_id, err) < 0)
+		if (oci_emit_container(o, "network", false, &c, err) < 0 ||
+		    oci_emit_uint(c, "classID", r->network->has_class_id, r->network->class_id, err) < 0)
 			return -1;
 		if (r->network->priorities != NULL) {
-			if (add_container(c, "priorities", true, &arr, err) < 0)
+			if (oci_emit_container(c, "priorities", true, &arr, err) < 0)
 				return -1;
 			for (size_t i = 0; i < r->network->n_priorities; i++) {
 				struct json_object *item = json_object_new_object();
-				if (append(arr, item, err) < 0 ||
-				    add_string(item, "name", r->network->priorities[i].name, err) < 0 ||
-				    add_uint(item, "priority", true, r->network->priorities[i].priority, err) < 0)
+				if (oci_emit_append(arr, item, err) < 0 ||
+				    oci_emit_string(item, "name", r->network->priorities[i].name, err) < 0 ||
+				    oci_emit_uint(item, "priority", true, r->network->priorities[i].priority, err) < 0)
 					return -1;
 			}
 		}
 	}
 	if (r->rdma != NULL) {
-		if (add_container(o, "rdma", false, &c, err) < 0)
+		if (oci_emit_container(o, "rdma", false, &c, err) < 0)
 			return -1;
 		for (size_t i = 0; i < r->n_rdma; i++) {
 			struct json_object *dev;
 			const struct oci_rdma_limit *l = &r->rdma[i];
-			if (add_container(c, l->device, false, &dev, err) < 0 ||
-			    add_uint(dev, "hcaHandles", l->has_hca_handles, l->hca_handles, err) < 0 ||
-			    add_uint(dev, "hcaObjects", l->has_hca_objects, l->hca_objects, err) < 0)
+			if (oci_emit_container(c, l->device, false, &dev, err) < 0 ||
+			    oci_emit_uint(dev, "hcaHandles", l->has_hca_handles, l->hca_handles, err) < 0 ||
+			    oci_emit_uint(dev, "hcaObjects", l->has_hca_objects, l->hca_objects, err) < 0)
 				return -1;
 		}
 	}
 	if (r->unified != NULL) {
-		if (add_container(o, "unified", false, &c, err) < 0)
+		if (oci_emit_container(o, "unified", false, &c, err) < 0)
 			return -1;
 		for (size_t i = 0; i < r->n_unified; i++)
-			if (add_string(c, r->unified[i].key, r->unified[i].value, err) < 0)
+			if (oci_emit_string(c, r->unified[i].key, r->unified[i].value, err) < 0)
 				return -1;
 	}
 	return 0;

@@ -8,6 +8,7 @@
 #include "crix_cleanup.h"
 #include "crix_json.h"
 #include "crix_json_read.h"
+#include "oci_emit.h"
 
 static const char *const action_names[] = {
 	[OCI_SECCOMP_ACT_KILL] = "SCMP_ACT_KILL",
@@ -192,27 +193,10 @@ int oci_seccomp_from_json(struct json_object *obj, const char *json_path, struct
 	return 0;
 }
 
-static int add_strv(struct json_object *o, const char *key, char **v, struct crix_err **err)
-{
-	if (v == NULL)
-		return 0;
-	struct json_object *arr = json_object_new_array();
-	if (crix_json_add(o, key, arr, err) < 0)
-		return -1;
-	for (char **p = v; *p != NULL; p++) {
-		struct json_object *s = json_object_new_string(*p);
-		if (s == NULL || json_object_array_add(arr, s) < 0) {
-			json_object_put(s);
-			return crix_err_make(err, ENOMEM, "emit %s", key);
-		}
-	}
-	return 0;
-}
-
 static int emit_syscall(const struct oci_seccomp_syscall *sc, struct json_object *item,
 			struct crix_err **err)
 {
-	if (add_strv(item, "names", sc->names, err) < 0 ||
+	if (oci_emit_strv(item, "names", sc->names, err) < 0 ||
 	    crix_json_add(item, "action", json_object_new_string(action_names[sc->action]), err) < 0)
 		return -1;
 	if (sc->has_errno_ret &&
@@ -220,16 +204,14 @@ static int emit_syscall(const struct oci_seccomp_syscall *sc, struct json_object
 		return -1;
 	if (sc->args == NULL)
 		return 0;
-	struct json_object *args = json_object_new_array();
-	if (crix_json_add(item, "args", args, err) < 0)
+	struct json_object *args;
+	if (oci_emit_container(item, "args", true, &args, err) < 0)
 		return -1;
 	for (size_t i = 0; i < sc->n_args; i++) {
 		const struct oci_seccomp_arg *a = &sc->args[i];
 		struct json_object *ao = json_object_new_object();
-		if (ao == NULL || json_object_array_add(args, ao) < 0) {
-			json_object_put(ao);
-			return crix_err_make(err, ENOMEM, "emit args");
-		}
+		if (oci_emit_append(args, ao, err) < 0)
+			return -1;
 		if (crix_json_add(ao, "index", json_object_new_uint64(a->index), err) < 0 ||
 		    crix_json_add(ao, "value", json_object_new_uint64(a->value), err) < 0 ||
 		    (a->has_value_two &&
@@ -248,8 +230,8 @@ static int emit(const struct oci_seccomp *s, struct json_object *o, struct crix_
 	if (s->has_default_errno_ret &&
 	    crix_json_add(o, "defaultErrnoRet", json_object_new_uint64(s->default_errno_ret), err) < 0)
 		return -1;
-	if (add_strv(o, "architectures", s->architectures, err) < 0 ||
-	    add_strv(o, "flags", s->flags, err) < 0)
+	if (oci_emit_strv(o, "architectures", s->architectures, err) < 0 ||
+	    oci_emit_strv(o, "flags", s->flags, err) < 0)
 		return -1;
 	if (s->listener_path != NULL &&
 	    crix_json_add(o, "listenerPath", json_object_new_string(s->listener_path), err) < 0)
@@ -258,16 +240,13 @@ static int emit(const struct oci_seccomp *s, struct json_object *o, struct crix_
 	    crix_json_add(o, "listenerMetadata", json_object_new_string(s->listener_metadata), err) < 0)
 		return -1;
 	if (s->syscalls != NULL) {
-		struct json_object *arr = json_object_new_array();
-		if (crix_json_add(o, "syscalls", arr, err) < 0)
+		struct json_object *arr;
+		if (oci_emit_container(o, "syscalls", true, &arr, err) < 0)
 			return -1;
 		for (size_t i = 0; i < s->n_syscalls; i++) {
 			struct json_object *item = json_object_new_object();
-			if (item == NULL || json_object_array_add(arr, item) < 0) {
-				json_object_put(item);
-				return crix_err_make(err, ENOMEM, "emit syscalls");
-			}
-			if (emit_syscall(&s->syscalls[i], item, err) < 0)
+			if (oci_emit_append(arr, item, err) < 0 ||
+			    emit_syscall(&s->syscalls[i], item, err) < 0)
 				return -1;
 		}
 	}
