@@ -1,7 +1,6 @@
 #include "oci_resources.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

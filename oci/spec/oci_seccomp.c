@@ -1,13 +1,13 @@
 #include "oci_seccomp.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "crix_cleanup.h"
 #include "crix_json.h"
 #include "crix_json_read.h"
+#include "crix_strv.h"
 #include "oci_emit.h"
 
 static const char *const action_names[] = {
@@ -55,14 +55,6 @@ int oci_seccomp_op_parse(const char *name)
 const char *oci_seccomp_op_name(enum oci_seccomp_op op)
 {
 	return op_names[op];
-}
-
-static size_t count(char **v)
-{
-	size_t n = 0;
-	while (v != NULL && v[n] != NULL)
-		n++;
-	return n;
 }
 
 /* Reads a required action string at path.key. */
@@ -119,7 +111,7 @@ static int parse_syscall(struct json_object *item, const char *ipath, struct oci
 		return -1;
 	if (sc->names == NULL)
 		return crix_err_make(err, EINVAL, "%s.names: required", ipath);
-	sc->n_names = count(sc->names);
+	sc->n_names = crix_strv_len(sc->names);
 	sc->has_errno_ret = has_errno_ret > 0;
 	size_t n = args != NULL ? json_object_array_length(args) : 0;
 	if (n == 0)
@@ -128,8 +120,8 @@ static int parse_syscall(struct json_object *item, const char *ipath, struct oci
 		return crix_err_make(err, ENOMEM, "%s.args", ipath);
 	sc->n_args = n;
 	for (size_t i = 0; i < n; i++) {
-		char apath[512];
-		snprintf(apath, sizeof(apath), "%s.args[%zu]", ipath, i);
+		char kp[CRIX_JSON_PATH_MAX], apath[CRIX_JSON_PATH_MAX];
+		crix_json_path_index(apath, crix_json_path_key(kp, ipath, "args"), i);
 		if (parse_arg(json_object_array_get_idx(args, i), apath, &sc->args[i], err) < 0)
 			return -1;
 	}
@@ -157,8 +149,8 @@ static int parse(struct json_object *obj, const char *path, struct oci_seccomp *
 	    crix_json_keep_unknown(obj, known_keys, &s->unknown, err) < 0)
 		return -1;
 	s->has_default_errno_ret = has_errno_ret > 0;
-	s->n_architectures = count(s->architectures);
-	s->n_flags = count(s->flags);
+	s->n_architectures = crix_strv_len(s->architectures);
+	s->n_flags = crix_strv_len(s->flags);
 	size_t n = syscalls != NULL ? json_object_array_length(syscalls) : 0;
 	if (n == 0)
 		return 0;
@@ -166,8 +158,8 @@ static int parse(struct json_object *obj, const char *path, struct oci_seccomp *
 		return crix_err_make(err, ENOMEM, "%s.syscalls", path);
 	s->n_syscalls = n;
 	for (size_t i = 0; i < n; i++) {
-		char ipath[256];
-		snprintf(ipath, sizeof(ipath), "%s.syscalls[%zu]", path, i);
+		char kp[CRIX_JSON_PATH_MAX], ipath[CRIX_JSON_PATH_MAX];
+		crix_json_path_index(ipath, crix_json_path_key(kp, path, "syscalls"), i);
 		if (parse_syscall(json_object_array_get_idx(syscalls, i), ipath, &s->syscalls[i], err) < 0)
 			return -1;
 	}
