@@ -1,5 +1,7 @@
 #include "crix_file.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -64,6 +66,72 @@ int crix_write_file_atomic(const char *path, const void *data, size_t len, mode_
 	if (durable && fsync_parent_dir(path) < 0)
 		return crix_err_make(err, errno, "fsync directory of %s", path);
 	return 0;
+}
+
+/* A name crix_write_file_atomic gives its temp files: "<name>.tmp." and mkostemp's six
+ * characters. */
+static bool is_temp_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n < 12 || strncmp(name + n - 11, ".tmp.", 5) != 0)
+		return false;
+	for (const char *p = name + n - 6; *p; p++)
+		if (!isalnum((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/* Sweeps the dir open as dfd (taken), and its subdirectories while depth > 0. */
+static int sweep_dir(int dfd, const char *path, int depth, struct crix_err **err)
+{
+	_cleanup_closedir_ DIR *d = fdopendir(dfd);
+	if (d == NULL) {
+		int e = errno;
+		close(dfd);
+		return crix_err_make(err, e, "open %s", path);
+	}
+	int removed = 0;
+	struct dirent *e;
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return crix_err_make(err, errno, "stat %s/%s", path, e->d_name);
+		}
+		if (S_ISREG(st.st_mode) && is_temp_name(e->d_name)) {
+			if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT)
+				return crix_err_make(err, errno, "remove %s/%s", path, e->d_name);
+			removed++;
+		} else if (S_ISDIR(st.st_mode) && depth > 0) {
+			int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0)
+				return crix_err_make(err, errno, "open %s/%s", path, e->d_name);
+			_cleanup_free_ char *subpath = NULL;
+			if (asprintf(&subpath, "%s/%s", path, e->d_name) < 0) {
+				close(sub);
+				return crix_err_make(err, ENOMEM, "sweep %s", path);
+			}
+			int n = sweep_dir(sub, subpath, depth - 1, err);
+			if (n < 0)
+				return -1;
+			removed += n;
+		}
+	}
+	if (errno != 0)
+		return crix_err_make(err, errno, "read %s", path);
+	return removed;
+}
+
+int crix_sweep_temp_files(const char *dir, struct crix_err **err)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : crix_err_make(err, errno, "open %s", dir);
+	int removed = sweep_dir(dfd, dir, 1, err);
+	return removed < 0 ? crix_err_wrap(err, "sweep temp files") : removed;
 }
 
 int crix_read_file(const char *path, size_t max_len, char **data, size_t *len, struct crix_err **err)

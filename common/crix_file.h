@@ -24,6 +24,13 @@ enum crix_write_mode {
 int crix_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			   enum crix_write_mode how, struct crix_err **err);
 
+/* Removes the temp files crix_write_file_atomic leaves when its writer crashes (regular files
+ * named *.tmp.XXXXXX) in dir and in its direct subdirectories (the record dirs such as
+ * containers/<id>/), never deeper: a layer's diff/ or a container's upper/ holds users' files.
+ * Called by the owner of the records at start, before it reads them; a missing dir is fine.
+ * Returns the number of files removed. */
+int crix_sweep_temp_files(const char *dir, struct crix_err **err);
+
 /* Reads a whole file (at most max_len bytes; larger is EFBIG) into a NUL-terminated buffer. */
 int crix_read_file(const char *path, size_t max_len, char **data, size_t *len, struct crix_err **err);
 

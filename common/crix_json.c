@@ -192,8 +192,14 @@ struct json_object *crix_json_new_strv(char *const *v)
 	if (v == NULL)
 		return NULL;
 	struct json_object *arr = json_object_new_array();
-	for (; *v != NULL; v++)
-		json_object_array_add(arr, json_object_new_string(*v));
+	for (; arr != NULL && *v != NULL; v++) {
+		struct json_object *e = json_object_new_string(*v);
+		if (e == NULL || json_object_array_add(arr, e) < 0) {
+			json_object_put(e);
+			json_object_put(arr);
+			return NULL;
+		}
+	}
 	return arr;
 }
 

@@ -43,7 +43,7 @@ int crix_json_strv(struct json_object *obj, const char *path, const char *key, c
 /* Emit helpers: set key (replacing), or delete it when val is NULL. Takes val's reference. */
 void crix_json_put(struct json_object *obj, const char *key, struct json_object *val);
 struct json_object *crix_json_new_string_or_null(const char *s);
-struct json_object *crix_json_new_strv(char *const *v); /* NULL for a NULL list */
+struct json_object *crix_json_new_strv(char *const *v); /* NULL for a NULL list or out of memory */
 /* The object under key in base, or a new one; always a new reference (a child of base is
  * detached so the caller can re-add it). */
 struct json_object *crix_json_take_object(struct json_object *base, const char *key);

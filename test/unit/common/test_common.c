@@ -1,4 +1,5 @@
-/* Units for common/: errors, file helpers, spawning. */
+/* Units for common/: errors, file helpers, the JSON record reader, the temp-file sweep, paths
+ * of each kind, spawning. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,6 +12,9 @@
 #include "crix_cleanup.h"
 #include "crix_err.h"
 #include "crix_file.h"
+#include "crix_json.h"
+#include "crix_paths.h"
+#include "crix_record.h"
 #include "crix_spawn.h"
 #include "crix_strv.h"
 
@@ -71,6 +75,161 @@ static void test_atomic_write_and_read(void)
 	CHECK(strstr(err->msg, "/nonexistent/crix") != NULL);
 	CHECK(crix_write_file_atomic("/nonexistent/dir/x", "x", 1, 0600, CRIX_WRITE_DURABLE, &err) < 0);
 	CHECK(err->errnum == ENOENT);
+}
+
+struct sample {
+	char *name;
+	char **tags;
+	uint32_t port;
+};
+
+static int parse_sample(struct json_object *o, void *arg, struct crix_err **err)
+{
+	struct sample *r = arg;
+	if (crix_json_require(crix_json_string(o, "", "name", &r->name, err), "", "name", err) < 0 ||
+	    crix_json_strv(o, "", "tags", &r->tags, err) < 0 || crix_json_uint32(o, "", "port", &r->port, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* Writes text to the record file and reads it: 0, or -1 with err set. */
+static int read_sample(const char *path, const char *text, struct sample *r, struct crix_err **err)
+{
+	free(r->name);
+	crix_strv_free(r->tags);
+	memset(r, 0, sizeof(*r));
+	if (crix_write_file_atomic(path, text, strlen(text), 0600, CRIX_WRITE_VOLATILE, err) < 0)
+		return -1;
+	return crix_record_read(path, 256, parse_sample, r, err);
+}
+
+static void test_record_read(void)
+{
+	_cleanup_err_ struct crix_err *err = NULL;
+	_cleanup_free_ char *path = NULL, *want = NULL;
+	CHECK(asprintf(&path, "%s/ab.json", tmpdir) > 0);
+	struct sample r = {0};
+	CHECK(read_sample(path, "{\"name\":\"a\",\"tags\":[\"x\",\"y\"],\"port\":80}\n", &r, &err) == 0);
+	CHECK(r.name && strcmp(r.name, "a") == 0 && crix_strv_len(r.tags) == 2 && r.port == 80);
+	/* every error starts with the file, then names the field */
+	static const struct {
+		const char *text, *error;
+	} bad[] = {
+		{"{\"name\":\"a\",\"tags\":[\"x\",\"y\",3]}", "tags[2]: expected string"},
+		{"{\"tags\":[]}", "name: missing"},
+		{"{\"name\":\"a\",\"port\":5000000000}", "port: expected unsigned 32-bit integer"},
+		{"[1]", "expected a JSON object"},
+		{"{\"name\":\"a\"", "not JSON: truncated"},
+		{"", "not JSON: truncated"},
+		{"{\"name\":\"a\"} {}", "not JSON: trailing data at byte 13"},
+		{"{\"name\":\"a\"}x", "not JSON: trailing data"},
+		{"{\"name\":tru}", "not JSON: "},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		free(want);
+		CHECK(asprintf(&want, "%s: %s", path, bad[i].error) > 0);
+		CHECK(read_sample(path, bad[i].text, &r, &err) < 0 && err->errnum == EINVAL &&
+		      strncmp(err->msg, want, strlen(want)) == 0);
+	}
+	/* a NUL byte inside: the parser would stop there and accept the prefix */
+	CHECK(crix_write_file_atomic(path, "{\"name\":\"a\"}\0{", 14, 0600, CRIX_WRITE_VOLATILE, &err) == 0);
+	CHECK(crix_record_read(path, 256, parse_sample, &r, &err) < 0 && err->errnum == EINVAL &&
+	      strstr(err->msg, "NUL byte") != NULL);
+	char big[300];
+	memset(big, ' ', sizeof(big) - 1);
+	big[0] = '{';
+	big[sizeof(big) - 2] = '}';
+	big[sizeof(big) - 1] = '\0';
+	CHECK(read_sample(path, big, &r, &err) < 0 && err->errnum == EFBIG);
+	unlink(path);
+	CHECK(crix_record_read(path, 256, parse_sample, &r, &err) < 0 && err->errnum == ENOENT);
+	free(r.name);
+	crix_strv_free(r.tags);
+}
+
+/* Temp files of atomic writes (name.tmp.XXXXXX, regular files) go, in dir and one level down,
+ * nothing else and nothing deeper. */
+static void test_sweep_temp_files(void)
+{
+	_cleanup_err_ struct crix_err *err = NULL;
+	_cleanup_free_ char *dir = NULL;
+	CHECK(asprintf(&dir, "%s/sweep", tmpdir) > 0);
+	const char *made[] = {"r.json.tmp.AbC123", "a/state.json.tmp.zzzzzz", "r.json", "a/state.json",
+			      "a/b/deep.tmp.abcdef", "x.tmp.abc", "x.tmp.abcdefg", "x.tmp.ab-def", ".tmp.abcdef"};
+	const bool swept[] = {true, true, false, false, false, false, false, false, false};
+	char p[1024];
+	snprintf(p, sizeof(p), "%s/a/b", dir);
+	CHECK(crix_mkdir_p(p, 0700, &err) == 0);
+	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, made[i]);
+		CHECK(crix_write_file_atomic(p, "x", 1, 0600, CRIX_WRITE_VOLATILE, &err) == 0);
+	}
+	snprintf(p, sizeof(p), "%s/dir.tmp.abcdef", dir); /* a directory of that name stays */
+	CHECK(mkdir(p, 0700) == 0);
+	CHECK(crix_sweep_temp_files(dir, &err) == 2);
+	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, made[i]);
+		CHECK((access(p, F_OK) == 0) == !swept[i]);
+	}
+	snprintf(p, sizeof(p), "%s/dir.tmp.abcdef", dir);
+	CHECK(access(p, F_OK) == 0);
+	CHECK(crix_sweep_temp_files(dir, &err) == 0);
+	snprintf(p, sizeof(p), "%s/missing", dir);
+	CHECK(crix_sweep_temp_files(p, &err) == 0);
+	CHECK(crix_remove_tree(dir, &err) == 0);
+}
+
+/* Each kind of path under root and runroot, and the names each refuses. */
+static void test_paths(void)
+{
+	_cleanup_err_ struct crix_err *err = NULL;
+	char *p = NULL;
+	static const struct {
+		int (*fn)(const char *, const char *, char **, struct crix_err **);
+		const char *base, *want;
+	} kinds[] = {
+		{crix_path_bundle, "/run/crix", "/run/crix/bundles/c1"},
+		{crix_path_exit, "/run/crix", "/run/crix/exits/c1"},
+		{crix_path_pod_record, "/var/lib/crix", "/var/lib/crix/pods/c1/state.json"},
+		{crix_path_container_dir, "/var/lib/crix", "/var/lib/crix/containers/c1"},
+		{crix_path_container_record, "/var/lib/crix", "/var/lib/crix/containers/c1/state.json"},
+	};
+	const char *bad[] = {NULL, "", ".", "..", "../c1", "a/b", "/abs", "a\nb", ".hidden", "-x", "a b", "a:b"};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		CHECK(kinds[k].fn(kinds[k].base, "c1", &p, &err) == 0 && strcmp(p, kinds[k].want) == 0);
+		free(p);
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			CHECK(kinds[k].fn(kinds[k].base, bad[i], &p, &err) < 0 && err->errnum == EINVAL);
+		CHECK(kinds[k].fn("", "c1", &p, &err) < 0 && err->errnum == EINVAL);
+	}
+	char longest[256];
+	memset(longest, 'a', 255);
+	longest[255] = '\0';
+	CHECK(crix_path_exit("/r", longest, &p, &err) == 0);
+	free(p);
+	char too_long[257];
+	memset(too_long, 'a', 256);
+	too_long[256] = '\0';
+	CHECK(crix_path_exit("/r", too_long, &p, &err) < 0 && err->errnum == EINVAL);
+	CHECK(crix_path_bundle("/r", "../../etc", &p, &err) < 0 && strstr(err->msg, "container id") != NULL);
+	CHECK(crix_path_pod_ns("/run/crix", "p1", "net", &p, &err) == 0 && strcmp(p, "/run/crix/ns/p1/net") == 0);
+	free(p);
+	CHECK(crix_path_pod_ns("/run/crix", "p1", "../net", &p, &err) < 0 && err->errnum == EINVAL);
+	CHECK(crix_path_pod_ns("/run/crix", "p1", NULL, &p, &err) < 0 && err->errnum == EINVAL);
+	CHECK(crix_path_pod_ns("/run/crix", "../p1", "net", &p, &err) < 0 && strstr(err->msg, "pod id") != NULL);
+	static const struct {
+		enum crix_conmon_file f;
+		const char *want;
+	} mon[] = {{CRIX_CONMON_DIR, "/run/crix/conmon/c1"},
+		   {CRIX_CONMON_ATTACH, "/run/crix/conmon/c1/attach"},
+		   {CRIX_CONMON_CTL, "/run/crix/conmon/c1/ctl"},
+		   {CRIX_CONMON_PID, "/run/crix/conmon/c1/pid"}};
+	for (size_t i = 0; i < sizeof(mon) / sizeof(mon[0]); i++) {
+		CHECK(crix_path_conmon("/run/crix", "c1", mon[i].f, &p, &err) == 0 && strcmp(p, mon[i].want) == 0);
+		free(p);
+	}
+	CHECK(crix_path_conmon("/run/crix", "c1", (enum crix_conmon_file)9, &p, &err) < 0 && err->errnum == EINVAL);
+	CHECK(crix_path_conmon("/run/crix", "..", CRIX_CONMON_CTL, &p, &err) < 0 && err->errnum == EINVAL);
 }
 
 static void test_mkdir_and_remove(void)
@@ -188,6 +347,9 @@ int main(void)
 	}
 	test_err_make_and_wrap();
 	test_atomic_write_and_read();
+	test_record_read();
+	test_sweep_temp_files();
+	test_paths();
 	test_mkdir_and_remove();
 	test_spawn();
 	test_helper_path();
