@@ -428,9 +428,11 @@ static int unpack_checked(const struct layer *l, struct unpack_job *job, struct 
 static int fetch_layer_once(struct pull *p, const struct layer *l, bool stream, struct crix_err **err)
 {
 	struct img_store *s = p->store;
-	_cleanup_free_ char *tmpdir = NULL, *diff = NULL, *final = img_layer_dir(s, l->chain_id);
+	_cleanup_free_ char *tmpdir = NULL, *diff = NULL, *final = NULL;
 	_cleanup_free_ char *blob_tmp = NULL;
-	if (final == NULL || asprintf(&tmpdir, "%s/layer-XXXXXX", s->tmp_dir) < 0 || mkdtemp(tmpdir) == NULL ||
+	if (img_path_layer(s, l->chain_id, IMG_LAYER_DIR, &final, err) < 0)
+		return crix_err_wrap(err, "layer %s", l->digest);
+	if (asprintf(&tmpdir, "%s/layer-XXXXXX", s->tmp_dir) < 0 || mkdtemp(tmpdir) == NULL ||
 	    asprintf(&diff, "%s/diff", tmpdir) < 0 || mkdir(diff, 0755) < 0)
 		return crix_err_make(err, errno ? errno : ENOMEM, "layer %s: temp dir", l->digest);
 	int rc = -1, sv[2] = {-1, -1};

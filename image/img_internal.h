@@ -62,13 +62,53 @@ struct img_store {
  * only, nothing on disk is touched and no records are loaded. */
 int img_store_attach(const struct img_store_opts *opts, struct img_store **out, struct crix_err **err);
 
+/* Hands the error cause (taken) to *err, which may be NULL (no details wanted); returns -1. */
+static inline int img_err_pass(struct crix_err **err, struct crix_err **cause)
+{
+	if (err == NULL) {
+		crix_err_free(cause);
+	} else {
+		crix_err_free(err);
+		*err = *cause;
+		*cause = NULL;
+	}
+	return -1;
+}
+
+/* ---- paths under root, one function per kind (paths.c) ---- */
+/* Each checks what it is given (a digest is "sha256:" + 64 lowercase hex digits, a container
+ * id a plain name: crix_path_check_name) and fails with EINVAL otherwise: ids and digests come
+ * from crix-pull and from requests. *out is malloc'd. */
+/* blobs/sha256/<hex> */
+int img_path_blob(struct img_store *s, const char *digest, char **out, struct crix_err **err);
+/* layers/<chain-hex>[/diff|/meta.json] */
+enum img_layer_file { IMG_LAYER_DIR, IMG_LAYER_DIFF, IMG_LAYER_META };
+int img_path_layer(struct img_store *s, const char *chain_id, enum img_layer_file file, char **out,
+		   struct crix_err **err);
+/* images/<id-hex>.json */
+int img_path_record(struct img_store *s, const char *image_id, char **out, struct crix_err **err);
+/* containers/<id>[/rootfs.json|/upper|/work|/empty] */
+enum img_container_file {
+	IMG_CONTAINER_DIR,
+	IMG_CONTAINER_ROOTFS,
+	IMG_CONTAINER_UPPER,
+	IMG_CONTAINER_WORK,
+	IMG_CONTAINER_EMPTY,
+};
+int img_path_container(struct img_store *s, const char *id, enum img_container_file file, char **out,
+		       struct crix_err **err);
+/* locks/<hex> of a digest key */
+int img_path_lock(struct img_store *s, const char *key, char **out, struct crix_err **err);
+/* tmp/<prefix>-XXXXXX: a template for mkostemp or mkdtemp (prefix is the caller's constant) */
+int img_path_tmp(struct img_store *s, const char *prefix, char **out, struct crix_err **err);
+
 /* ---- digests and blobs (blob.c) ---- */
+/* NULL, or anything but "sha256:" + 64 lowercase hex digits, is EINVAL. */
 int img_digest_check(const char *digest, struct crix_err **err);
-/* "sha256:<hex>" of the finished context into out[IMG_DIGEST_LEN + 1]. */
-void img_digest_final(EVP_MD_CTX *ctx, char *out);
-void img_digest_buf(const void *data, size_t len, char *out);
-/* root/blobs/sha256/<hex> (malloc'd). */
-char *img_blob_path(struct img_store *s, const char *digest);
+/* "sha256:<hex>" of the finished context into out[IMG_DIGEST_LEN + 1]; -1 (out "") when
+ * OpenSSL fails (out of memory). */
+int img_digest_final(EVP_MD_CTX *ctx, char *out);
+int img_digest_buf(const void *data, size_t len, char *out);
 bool img_blob_exists(struct img_store *s, const char *digest);
 /* Verifies the stored blob's digest (and size if size >= 0); a corrupted blob is deleted and
  * reported as missing (returns 0, *ok = false). */
@@ -80,10 +120,19 @@ int img_blob_read(struct img_store *s, const char *digest, size_t max, char **da
 int img_blob_write(struct img_store *s, const char *digest, const void *data, size_t len, struct crix_err **err);
 /* A temp file under root/tmp (O_RDWR); path returned for rename/unlink. */
 int img_tmp_file(struct img_store *s, const char *what, char **path, struct crix_err **err);
-char *img_layer_dir(struct img_store *s, const char *chain_id);
+/* layers/<chain>/meta.json, written last when a layer is published. */
+struct img_layer_meta {
+	char chain_id[IMG_DIGEST_LEN + 1], diff_id[IMG_DIGEST_LEN + 1], digest[IMG_DIGEST_LEN + 1];
+	uint64_t size; /* bytes of file content unpacked */
+};
+/* Reads and checks a layer's record (its chain_id must be the layer's): ENOENT when the layer
+ * is not there, EINVAL naming the file and field when the record is damaged. */
+int img_layer_meta_read(struct img_store *s, const char *chain_id, struct img_layer_meta *meta,
+			struct crix_err **err);
+/* The layer is complete: its record reads and checks (a damaged one is logged). */
 bool img_layer_exists(struct img_store *s, const char *chain_id);
 
-/* ---- shared jobs (store.c) ---- */
+/* ---- shared jobs, pins and tokens (jobs.c) ---- */
 /* Waits for and takes the exclusive lock of the job key (a layer's chain id) among all
  * processes and threads of the store: a flock on root/locks/<key>, which a process that dies
  * gives up. Returns the fd to pass to img_job_unlock. The holder checks whether the job is
@@ -95,6 +144,7 @@ char *img_token_get(struct img_store *s, const char *key);
 void img_token_put(struct img_store *s, const char *key, const char *value, long expires_in);
 void img_pins_add(struct img_store *s, const struct crix_strv *keys);
 void img_pins_remove(struct img_store *s, const struct crix_strv *keys);
+void img_tokens_clear(struct img_store *s);
 /* Records a pulled image (moving tags from other images), persists it; takes rec. */
 int img_store_commit(struct img_store *s, struct img_record *rec, struct crix_err **err);
 /* The current settings, held until img_settings_put. */
@@ -104,9 +154,19 @@ void img_settings_put(struct img_store *s, struct img_settings *set);
 json_object *img_settings_to_json(const struct img_settings *set);
 int img_store_use_settings_json(struct img_store *s, json_object *o, struct crix_err **err);
 const struct img_record *img_find_locked(struct img_store *s, const char *name);
-/* A record as JSON (the form of images/<id>.json and of crix-pull's commit) and back. */
+/* A record as JSON (the form of images/<id>.json and of crix-pull's commit; NULL when out of
+ * memory) and back: every field is checked (EINVAL naming it), the id, layers and blobs being
+ * digests. */
 json_object *img_record_to_json(const struct img_record *r);
 int img_record_from_json(json_object *o, struct img_record **out, struct crix_err **err);
+/* Loads images/<hex>.json at open (damaged ones are reported and skipped, see records.c). */
+int img_records_load(struct img_store *s, struct crix_err **err);
+/* Writes images/<hex>.json of r. Caller holds the lock. */
+int img_record_save(struct img_store *s, const struct img_record *r, struct crix_err **err);
+
+/* ---- space (space.c) ---- */
+/* Deletes the layers and blobs no record, pull in progress or prepared rootfs uses. */
+int img_collect_garbage(struct img_store *s, struct crix_err **err);
 
 /* ---- unpack (unpack.c) ---- */
 enum img_compression { IMG_COMP_NONE, IMG_COMP_GZIP, IMG_COMP_ZSTD };

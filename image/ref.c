@@ -100,6 +100,8 @@ static bool is_hex_string(const char *s, size_t len)
 
 int img_digest_check(const char *digest, struct crix_err **err)
 {
+	if (digest == NULL)
+		return crix_err_make(err, EINVAL, "invalid digest: none");
 	if (strncmp(digest, "sha256:", 7) != 0)
 		return crix_err_make(err, EINVAL, "invalid digest \"%s\": only sha256 is supported", digest);
 	if (strlen(digest + 7) != 64 || !is_hex_string(digest + 7, 64))
@@ -129,7 +131,8 @@ int img_ref_parse(const char *text, struct img_ref *out, struct crix_err **err)
 		_cleanup_err_ struct crix_err *derr = NULL;
 		if (img_digest_check(at + 1, &derr) < 0)
 			return fail(err, text, derr->msg);
-		digest = strdup(at + 1);
+		if ((digest = strdup(at + 1)) == NULL)
+			return crix_err_make(err, ENOMEM, "parse reference");
 	}
 	char *slash = strrchr(name, '/');
 	char *colon = strrchr(name, ':');
@@ -144,7 +147,8 @@ int img_ref_parse(const char *text, struct img_ref *out, struct crix_err **err)
 		for (size_t i = 0; i < len; i++)
 			if (!(isalnum((unsigned char)t[i]) || t[i] == '_' || t[i] == '.' || t[i] == '-'))
 				return fail(err, text, "invalid character in tag");
-		tag = strdup(t);
+		if ((tag = strdup(t)) == NULL)
+			return crix_err_make(err, ENOMEM, "parse reference");
 	}
 	if (*name == '\0')
 		return fail(err, text, "empty name");
@@ -165,15 +169,15 @@ int img_ref_parse(const char *text, struct img_ref *out, struct crix_err **err)
 			const char *why = check_domain(name, n);
 			if (why != NULL)
 				return fail(err, text, why);
-			domain = strndup(name, n);
+			if ((domain = strndup(name, n)) == NULL)
+				return crix_err_make(err, ENOMEM, "parse reference");
 			remainder = slash + 1;
 		}
 	}
-	if (domain == NULL)
-		domain = strdup("docker.io");
-	else if (strcmp(domain, "index.docker.io") == 0) {
+	if (domain == NULL || strcmp(domain, "index.docker.io") == 0) {
 		free(domain);
-		domain = strdup("docker.io");
+		if ((domain = strdup("docker.io")) == NULL)
+			return crix_err_make(err, ENOMEM, "parse reference");
 	}
 	for (const char *p = remainder; *p; p++)
 		if (isupper((unsigned char)*p))
@@ -186,7 +190,7 @@ int img_ref_parse(const char *text, struct img_ref *out, struct crix_err **err)
 	} else {
 		path = strdup(remainder);
 	}
-	if (domain == NULL || path == NULL)
+	if (path == NULL)
 		return crix_err_make(err, ENOMEM, "parse reference");
 	for (const char *p = path;;) {
 		const char *e = strchr(p, '/');

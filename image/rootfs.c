@@ -14,69 +14,97 @@
 
 #include "crix_cleanup.h"
 #include "crix_file.h"
+#include "crix_json.h"
 #include "crix_log.h"
+#include "crix_record.h"
 #include "img_internal.h"
 
-static char *container_dir(struct img_store *s, const char *id)
-{
-	char *p = NULL;
-	if (asprintf(&p, "%s/%s", s->containers_dir, id) < 0)
-		return NULL;
-	return p;
-}
-
-static int check_container_id(const char *id, struct crix_err **err)
-{
-	if (id == NULL || *id == '\0' || strchr(id, '/') || !strcmp(id, ".") || !strcmp(id, "..") || strlen(id) > 200)
-		return crix_err_make(err, EINVAL, "invalid container id \"%s\"", id ? id : "");
-	return 0;
-}
-
 /* Pins (or with pin == false unpins) every layer of container id. Caller holds the lock. */
-static void pin_layers_locked(struct img_store *s, const char *id, char **layers, size_t n, bool pin)
+static int pin_layers_locked(struct img_store *s, const char *id, char *const *layers, size_t n, bool pin,
+			     struct crix_err **err)
 {
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *key = NULL;
 		if (asprintf(&key, "%s\n%s", id, layers[i]) < 0)
-			continue;
+			return crix_err_make(err, ENOMEM, "pin the layers of %s", id);
 		if (!pin)
 			crix_strv_remove(&s->rootfs_pins, key);
-		else if (!crix_strv_has(&s->rootfs_pins, key))
-			crix_strv_add(&s->rootfs_pins, key);
+		else if (!crix_strv_has(&s->rootfs_pins, key) && crix_strv_add(&s->rootfs_pins, key) < 0)
+			return crix_err_make(err, ENOMEM, "pin the layers of %s", id);
 	}
+	return 0;
 }
 
+/* containers/<id>/rootfs.json: what img_rootfs_release must undo. */
 struct rootfs_rec {
+	char *image;
 	char *target;
-	struct crix_strv layers;
+	char **layers; /* chain ids */
 };
 
 static void rootfs_rec_clear(struct rootfs_rec *r)
 {
+	free(r->image);
 	free(r->target);
-	crix_strv_clear(&r->layers);
+	crix_strv_free(r->layers);
+	memset(r, 0, sizeof(*r));
+}
+
+static int parse_rootfs(json_object *o, void *arg, struct crix_err **err)
+{
+	struct rootfs_rec *r = arg;
+	if (crix_json_string(o, "", "image", &r->image, err) < 0 ||
+	    crix_json_require(crix_json_string(o, "", "target", &r->target, err), "", "target", err) < 0 ||
+	    crix_json_require(crix_json_strv(o, "", "layers", &r->layers, err), "", "layers", err) < 0)
+		return -1;
+	if (r->target[0] != '/')
+		return crix_err_make(err, EINVAL, "target: \"%s\" is not an absolute path", r->target);
+	for (size_t i = 0; r->layers[i] != NULL; i++) {
+		if (img_digest_check(r->layers[i], err) < 0) {
+			char p[CRIX_JSON_PATH_MAX];
+			return crix_err_wrap(err, "%s", crix_json_path_index(p, "layers", i));
+		}
+	}
+	return 0;
 }
 
 static int rootfs_rec_load(struct img_store *s, const char *id, struct rootfs_rec *out, struct crix_err **err)
 {
 	memset(out, 0, sizeof(*out));
-	_cleanup_free_ char *dir = container_dir(s, id);
-	_cleanup_free_ char *path = NULL, *text = NULL;
-	if (dir == NULL || asprintf(&path, "%s/rootfs.json", dir) < 0)
-		return crix_err_make(err, ENOMEM, "rootfs record");
-	if (crix_read_file(path, 1 << 20, &text, NULL, err) < 0)
+	_cleanup_free_ char *path = NULL;
+	if (img_path_container(s, id, IMG_CONTAINER_ROOTFS, &path, err) < 0)
 		return -1;
-	json_object *o = json_tokener_parse(text), *v;
-	if (o == NULL)
-		return crix_err_make(err, EINVAL, "%s: not JSON", path);
-	out->target = strdup(json_object_object_get_ex(o, "target", &v) ? json_object_get_string(v) : "");
-	if (json_object_object_get_ex(o, "layers", &v) && json_object_is_type(v, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(v); i++)
-			crix_strv_add(&out->layers, json_object_get_string(json_object_array_get_idx(v, i)));
-	json_object_put(o);
+	if (crix_record_read(path, 1 << 20, parse_rootfs, out, err) < 0) {
+		rootfs_rec_clear(out);
+		return -1;
+	}
 	return 0;
 }
 
+static int rootfs_rec_save(struct img_store *s, const char *id, const char *image_id, const char *target,
+			   const struct crix_strv *layers, struct crix_err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	if (img_path_container(s, id, IMG_CONTAINER_ROOTFS, &path, err) < 0)
+		return -1;
+	char *const none[] = {NULL};
+	json_object *o = json_object_new_object();
+	int rc = o ? 0 : crix_err_make(err, ENOMEM, "rootfs record");
+	if (rc == 0 && (crix_json_add(o, "image", json_object_new_string(image_id), err) < 0 ||
+			crix_json_add(o, "target", json_object_new_string(target), err) < 0 ||
+			crix_json_add(o, "layers", crix_json_new_strv(layers->v ? layers->v : none), err) < 0))
+		rc = -1;
+	const char *text = rc == 0 ? json_object_to_json_string(o) : NULL;
+	if (rc == 0 && text == NULL)
+		rc = crix_err_make(err, ENOMEM, "rootfs record");
+	if (rc == 0)
+		rc = crix_write_file_atomic(path, text, strlen(text), 0644, CRIX_WRITE_DURABLE, err);
+	json_object_put(o);
+	return rc;
+}
+
+/* A container whose record is damaged is reported and left alone (its layers are not pinned,
+ * and releasing it says why it cannot be undone): the others are still pinned. */
 int img_rootfs_load(struct img_store *s, struct crix_err **err)
 {
 	_cleanup_closedir_ DIR *d = opendir(s->containers_dir);
@@ -89,12 +117,16 @@ int img_rootfs_load(struct img_store *s, struct crix_err **err)
 		struct rootfs_rec r;
 		_cleanup_err_ struct crix_err *lerr = NULL;
 		if (rootfs_rec_load(s, e->d_name, &r, &lerr) < 0) {
+			if (lerr->errnum == ENOMEM)
+				return img_err_pass(err, &lerr);
 			if (lerr->errnum != ENOENT)
 				crix_warn("container rootfs %s: %s", e->d_name, crix_err_msg(lerr));
 			continue;
 		}
-		pin_layers_locked(s, e->d_name, r.layers.v, r.layers.n, true);
+		int rc = pin_layers_locked(s, e->d_name, r.layers, crix_strv_len(r.layers), true, err);
 		rootfs_rec_clear(&r);
+		if (rc < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -135,55 +167,46 @@ static int mount_overlay(char **lowers, size_t n, const char *upper, const char 
 int img_rootfs_prepare(struct img_store *s, const char *container_id, const char *image_id, const char *target,
 		       struct crix_err **err)
 {
-	if (check_container_id(container_id, err) < 0)
-		return -1;
-	struct crix_strv layers = {0};
+	_cleanup_free_ char *upper = NULL, *work = NULL, *empty = NULL;
+	if (img_path_container(s, container_id, IMG_CONTAINER_UPPER, &upper, err) < 0 ||
+	    img_path_container(s, container_id, IMG_CONTAINER_WORK, &work, err) < 0 ||
+	    img_path_container(s, container_id, IMG_CONTAINER_EMPTY, &empty, err) < 0)
+		return crix_err_wrap(err, "prepare rootfs");
+	struct crix_strv layers = {0}, lowers = {0};
+	int rc = 0;
 	pthread_mutex_lock(&s->lock);
 	const struct img_record *r = img_find_locked(s, image_id);
-	if (r != NULL) {
-		for (size_t i = 0; i < r->img.n_layers; i++)
-			crix_strv_add(&layers, r->img.layers[i]);
-		pin_layers_locked(s, container_id, layers.v, layers.n, true);
-	}
+	for (size_t i = 0; r != NULL && rc == 0 && i < r->img.n_layers; i++)
+		if (crix_strv_add(&layers, r->img.layers[i]) < 0)
+			rc = crix_err_make(err, ENOMEM, "prepare rootfs");
+	if (r != NULL && rc == 0)
+		rc = pin_layers_locked(s, container_id, layers.v, layers.n, true, err);
 	pthread_mutex_unlock(&s->lock);
 	if (r == NULL)
 		return crix_err_make(err, ENOENT, "prepare rootfs of %s: image %s not found", container_id, image_id);
-
-	int rc = -1;
-	struct crix_strv lowers = {0};
-	_cleanup_free_ char *dir = container_dir(s, container_id);
-	_cleanup_free_ char *upper = NULL, *work = NULL, *empty = NULL, *recpath = NULL;
-	if (dir == NULL || asprintf(&upper, "%s/upper", dir) < 0 || asprintf(&work, "%s/work", dir) < 0 ||
-	    asprintf(&empty, "%s/empty", dir) < 0 || asprintf(&recpath, "%s/rootfs.json", dir) < 0) {
-		crix_err_make(err, ENOMEM, "prepare rootfs");
-		goto out;
-	}
-	if (crix_mkdir_p(upper, 0755, err) < 0 || crix_mkdir_p(work, 0700, err) < 0 ||
-	    crix_mkdir_p(target, 0755, err) < 0)
-		goto out;
-	json_object *o = json_object_new_object(), *a = json_object_new_array();
-	json_object_object_add(o, "image", json_object_new_string(image_id));
-	json_object_object_add(o, "target", json_object_new_string(target));
-	for (size_t i = 0; i < layers.n; i++)
-		json_object_array_add(a, json_object_new_string(layers.v[i]));
-	json_object_object_add(o, "layers", a);
-	const char *text = json_object_to_json_string(o);
-	rc = crix_write_file_atomic(recpath, text, strlen(text), 0644, CRIX_WRITE_DURABLE, err);
-	json_object_put(o);
 	if (rc < 0)
 		goto out;
+
 	rc = -1;
+	if (crix_mkdir_p(upper, 0755, err) < 0 || crix_mkdir_p(work, 0700, err) < 0 ||
+	    crix_mkdir_p(target, 0755, err) < 0 || rootfs_rec_save(s, container_id, image_id, target, &layers, err) < 0)
+		goto out;
 	for (size_t i = 0; i < layers.n; i++) {
-		_cleanup_free_ char *ld = img_layer_dir(s, layers.v[i]);
 		_cleanup_free_ char *diff = NULL;
-		if (ld == NULL || asprintf(&diff, "%s/diff", ld) < 0 || crix_strv_add(&lowers, diff) < 0) {
+		if (img_path_layer(s, layers.v[i], IMG_LAYER_DIFF, &diff, err) < 0)
+			goto out;
+		if (crix_strv_add(&lowers, diff) < 0) {
 			crix_err_make(err, ENOMEM, "prepare rootfs");
 			goto out;
 		}
 	}
 	if (layers.n == 0) { /* overlay needs one lower */
-		if (crix_mkdir_p(empty, 0755, err) < 0 || crix_strv_add(&lowers, empty) < 0)
+		if (crix_mkdir_p(empty, 0755, err) < 0)
 			goto out;
+		if (crix_strv_add(&lowers, empty) < 0) {
+			crix_err_make(err, ENOMEM, "prepare rootfs");
+			goto out;
+		}
 	}
 	if (is_mountpoint(target)) {
 		rc = 0;
@@ -200,25 +223,26 @@ out:
 
 int img_rootfs_release(struct img_store *s, const char *container_id, struct crix_err **err)
 {
-	if (check_container_id(container_id, err) < 0)
-		return -1;
+	_cleanup_free_ char *dir = NULL;
+	if (img_path_container(s, container_id, IMG_CONTAINER_DIR, &dir, err) < 0)
+		return crix_err_wrap(err, "release rootfs");
 	struct rootfs_rec r;
 	_cleanup_err_ struct crix_err *lerr = NULL;
 	if (rootfs_rec_load(s, container_id, &r, &lerr) < 0) {
 		if (lerr->errnum == ENOENT)
 			return 0;
-		return crix_err_make(err, lerr->errnum, "release rootfs of %s: %s", container_id, lerr->msg);
+		img_err_pass(err, &lerr);
+		return crix_err_wrap(err, "release rootfs of %s", container_id);
 	}
-	if (r.target[0] != '\0' && umount2(r.target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {
+	if (umount2(r.target, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) {
 		crix_err_make(err, errno, "release rootfs of %s: unmount %s", container_id, r.target);
 		rootfs_rec_clear(&r);
 		return -1;
 	}
-	_cleanup_free_ char *dir = container_dir(s, container_id);
 	int rc = crix_remove_tree(dir, err);
 	if (rc == 0) {
 		pthread_mutex_lock(&s->lock);
-		pin_layers_locked(s, container_id, r.layers.v, r.layers.n, false);
+		pin_layers_locked(s, container_id, r.layers, crix_strv_len(r.layers), false, NULL);
 		pthread_mutex_unlock(&s->lock);
 	}
 	rootfs_rec_clear(&r);
