@@ -14,6 +14,7 @@
 #include "crix_cleanup.h"
 #include "crix_file.h"
 #include "crix_json.h"
+#include "crix_record.h"
 
 int oci_state_validate_id(const char *id, struct crix_err **err)
 {
@@ -99,6 +100,41 @@ void oci_state_free(struct oci_state *st)
 	free(st);
 }
 
+/* The fields of state.json (what oci_state_write writes); id is the directory's. */
+static int parse_state(struct json_object *o, void *arg, struct crix_err **err)
+{
+	struct oci_state *st = arg;
+	_cleanup_free_ char *id = NULL;
+	int32_t pid = 0;
+	struct json_object *ann = NULL;
+	if (crix_json_require(crix_json_string(o, "", "id", &id, err), "", "id", err) < 0 ||
+	    crix_json_require(crix_json_int32(o, "", "pid", &pid, err), "", "pid", err) < 0 ||
+	    crix_json_require(crix_json_uint64(o, "", "pidStart", &st->pid_start, err), "", "pidStart", err) < 0 ||
+	    crix_json_string(o, "", "bundle", &st->bundle, err) < 0 ||
+	    crix_json_string(o, "", "rootfs", &st->rootfs, err) < 0 ||
+	    crix_json_string(o, "", "created", &st->created, err) < 0 ||
+	    crix_json_string(o, "", "cgroupsPath", &st->cgroups_path, err) < 0 ||
+	    crix_json_bool(o, "", "cgroupNamespace", &st->cgroup_ns, err) < 0 ||
+	    crix_json_object(o, "", "annotations", &ann, err) < 0)
+		return -1;
+	if (strcmp(id, st->id) != 0)
+		return crix_err_make(err, EINVAL, "id: %s, but the directory is %s's", id, st->id);
+	if (pid < 0)
+		return crix_err_make(err, EINVAL, "pid: %d is negative", (int)pid);
+	st->pid = (pid_t)pid;
+	if (ann == NULL)
+		return 0;
+	json_object_object_foreach(ann, key, val)
+	{
+		if (!json_object_is_type(val, json_type_string)) {
+			char p[CRIX_JSON_PATH_MAX];
+			return crix_err_make(err, EINVAL, "%s: expected string", crix_json_path_key(p, "annotations", key));
+		}
+	}
+	st->annotations = json_object_get(ann);
+	return 0;
+}
+
 int oci_state_load(const char *root, const char *id, struct oci_state **out, struct crix_err **err)
 {
 	_cleanup_free_ char *dir = NULL;
@@ -111,44 +147,32 @@ int oci_state_load(const char *root, const char *id, struct oci_state **out, str
 		return crix_err_make(err, errno, "stat %s", dir);
 	}
 	struct oci_state *st = calloc(1, sizeof(*st));
-	if (st == NULL)
+	if (st == NULL || (st->id = strdup(id)) == NULL) {
+		free(st);
 		return crix_err_make(err, ENOMEM, "load state of %s", id);
-	st->id = strdup(id);
+	}
 	st->dir = steal_ptr(dir);
 	_cleanup_free_ char *path = oci_state_path(st, "state.json");
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
 	struct crix_err *read_err = NULL;
-	if (crix_read_file(path, 1 << 20, &text, &len, &read_err) < 0) {
-		bool missing = read_err->errnum == ENOENT;
-		crix_err_free(&read_err);
-		if (missing) { /* still being created (or its create died) */
+	if (path == NULL) {
+		oci_state_free(st);
+		return crix_err_make(err, ENOMEM, "load state of %s", id);
+	}
+	if (crix_record_read(path, 1 << 20, parse_state, st, &read_err) < 0) {
+		if (read_err->errnum == ENOENT) { /* still being created (or its create died) */
+			crix_err_free(&read_err);
 			*out = st;
 			return 0;
 		}
 		oci_state_free(st);
-		return crix_err_make(err, EIO, "read %s", path);
-	}
-	struct json_object *o = json_tokener_parse(text);
-	int64_t pid = 0;
-	if (o == NULL || crix_json_int64(o, "state.json", "pid", &pid, err) < 0 ||
-	    crix_json_uint64(o, "state.json", "pidStart", &st->pid_start, err) < 0 ||
-	    crix_json_string(o, "state.json", "bundle", &st->bundle, err) < 0 ||
-	    crix_json_string(o, "state.json", "rootfs", &st->rootfs, err) < 0 ||
-	    crix_json_string(o, "state.json", "created", &st->created, err) < 0 ||
-	    crix_json_string(o, "state.json", "cgroupsPath", &st->cgroups_path, err) < 0 ||
-	    crix_json_bool(o, "state.json", "cgroupNamespace", &st->cgroup_ns, err) < 0) {
-		if (o == NULL)
-			crix_err_make(err, EINVAL, "%s: not JSON", path);
-		json_object_put(o);
-		oci_state_free(st);
+		if (err != NULL) {
+			crix_err_free(err);
+			*err = read_err;
+		} else {
+			crix_err_free(&read_err);
+		}
 		return crix_err_wrap(err, "load state of %s", id);
 	}
-	st->pid = (pid_t)pid;
-	struct json_object *ann = NULL;
-	if (json_object_object_get_ex(o, "annotations", &ann) && ann != NULL)
-		st->annotations = json_object_get(ann);
-	json_object_put(o);
 	*out = st;
 	return 0;
 }
