@@ -150,6 +150,8 @@ int cfg_defaults(struct crix_config **out, struct crix_err **err)
 	cfg->cgroup_manager = CFG_CGROUP_CGROUPFS;
 	cfg->grpc_max_msg_size = 16u << 20;
 	cfg->image.max_parallel_downloads = 3;
+	cfg->image.stall_timeout = 60;
+	cfg->image.min_speed = 16u << 10;
 	cfg->streaming.port = 0;
 	if (dup_str(&cfg->listen, "/run/crix/crix.sock", err) < 0 ||
 	    dup_str(&cfg->root, "/var/lib/crix", err) < 0 ||
@@ -184,6 +186,8 @@ int cfg_dup(const struct crix_config *src, struct crix_config **out, struct crix
 	cfg->cgroup_manager = src->cgroup_manager;
 	cfg->grpc_max_msg_size = src->grpc_max_msg_size;
 	cfg->image.max_parallel_downloads = src->image.max_parallel_downloads;
+	cfg->image.stall_timeout = src->image.stall_timeout;
+	cfg->image.min_speed = src->image.min_speed;
 	cfg->streaming.port = src->streaming.port;
 	if (dup_str(&cfg->listen, src->listen, err) < 0 || dup_str(&cfg->root, src->root, err) < 0 ||
 	    dup_str(&cfg->runroot, src->runroot, err) < 0 ||
@@ -254,6 +258,7 @@ bool cfg_equal(const struct crix_config *a, const struct crix_config *b)
 	    !str_eq(a->runtime.default_handler, b->runtime.default_handler) ||
 	    a->runtime.n_handlers != b->runtime.n_handlers ||
 	    a->image.max_parallel_downloads != b->image.max_parallel_downloads ||
+	    a->image.stall_timeout != b->image.stall_timeout || a->image.min_speed != b->image.min_speed ||
 	    !str_eq(a->image.auth_file, b->image.auth_file) ||
 	    a->image.n_registries != b->image.n_registries ||
 	    !str_eq(a->network.cni_config_dir, b->network.cni_config_dir) ||
@@ -358,6 +363,12 @@ int cfg_validate(const struct crix_config *cfg, struct crix_err **err)
 		return cfg_fail(err, NULL,
 				"image.max_parallel_downloads: expected an integer between %d and %d, got %u",
 				CFG_DOWNLOADS_MIN, CFG_DOWNLOADS_MAX, cfg->image.max_parallel_downloads);
+	if (cfg->image.stall_timeout < CFG_STALL_TIMEOUT_MIN || cfg->image.stall_timeout > CFG_STALL_TIMEOUT_MAX)
+		return cfg_fail(err, NULL, "image.stall_timeout: expected an integer between %d and %d, got %u",
+				CFG_STALL_TIMEOUT_MIN, CFG_STALL_TIMEOUT_MAX, cfg->image.stall_timeout);
+	if (cfg->image.min_speed < CFG_MIN_SPEED_MIN || cfg->image.min_speed > CFG_MIN_SPEED_MAX)
+		return cfg_fail(err, NULL, "image.min_speed: expected an integer between %d and %llu, got %u",
+				CFG_MIN_SPEED_MIN, (unsigned long long)CFG_MIN_SPEED_MAX, cfg->image.min_speed);
 	if (cfg->image.auth_file == NULL)
 		return cfg_fail(err, NULL, "image.auth_file: not set");
 	for (size_t i = 0; i < cfg->image.n_registries; i++) {

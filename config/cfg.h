@@ -58,6 +58,8 @@ struct crix_config {
 	struct {
 		unsigned max_parallel_downloads;
 		char *auth_file; /* docker config.json; "" = none */
+		unsigned stall_timeout; /* seconds a transfer may stay below min_speed */
+		unsigned min_speed;     /* bytes per second */
 		struct cfg_registry *registries;
 		size_t n_registries;
 	} image;

@@ -9,6 +9,10 @@
 #define CFG_GRPC_MSG_MAX (UINT64_C(1) << 31)
 #define CFG_DOWNLOADS_MIN 1
 #define CFG_DOWNLOADS_MAX 64
+#define CFG_STALL_TIMEOUT_MIN 1
+#define CFG_STALL_TIMEOUT_MAX 3600
+#define CFG_MIN_SPEED_MIN 1
+#define CFG_MIN_SPEED_MAX (UINT64_C(1) << 30)
 #define CFG_PORT_MAX 65535
 
 /* A config error: "<where>: <message>" (where may be NULL), errnum EINVAL. Returns -1. */

@@ -407,7 +407,8 @@ static int merge_registries(struct parser *p, const yaml_node_t *node)
 
 static int merge_image(struct parser *p, const yaml_node_t *node)
 {
-	static const char *const keys[] = { "max_parallel_downloads", "auth_file", "registries", NULL };
+	static const char *const keys[] = { "max_parallel_downloads", "auth_file", "stall_timeout", "min_speed",
+					    "registries", NULL };
 	if (check_mapping(p, node, "image", keys, "key") < 0)
 		return -1;
 	const char *key;
@@ -421,6 +422,16 @@ static int merge_image(struct parser *p, const yaml_node_t *node)
 				       CFG_DOWNLOADS_MAX, &n);
 			if (ret == 0)
 				p->cfg->image.max_parallel_downloads = (unsigned)n;
+		} else if (strcmp(key, "stall_timeout") == 0) {
+			uint64_t n;
+			ret = get_uint(p, value, "image.stall_timeout", CFG_STALL_TIMEOUT_MIN, CFG_STALL_TIMEOUT_MAX, &n);
+			if (ret == 0)
+				p->cfg->image.stall_timeout = (unsigned)n;
+		} else if (strcmp(key, "min_speed") == 0) {
+			uint64_t n;
+			ret = get_uint(p, value, "image.min_speed", CFG_MIN_SPEED_MIN, CFG_MIN_SPEED_MAX, &n);
+			if (ret == 0)
+				p->cfg->image.min_speed = (unsigned)n;
 		} else if (strcmp(key, "auth_file") == 0) {
 			ret = get_string(p, value, "image.auth_file", &p->cfg->image.auth_file);
 		} else {

@@ -140,6 +140,10 @@ static void emit_config(struct emitter *em, const struct crix_config *cfg)
 	emit_uint(em, cfg->image.max_parallel_downloads);
 	emit_key(em, "auth_file");
 	emit_string(em, cfg->image.auth_file);
+	emit_key(em, "stall_timeout");
+	emit_uint(em, cfg->image.stall_timeout);
+	emit_key(em, "min_speed");
+	emit_uint(em, cfg->image.min_speed);
 	emit_key(em, "registries");
 	begin_sequence(em);
 	for (size_t i = 0; i < cfg->image.n_registries; i++) {
@@ -261,6 +265,8 @@ int cfg_to_json(const struct crix_config *cfg, char **out, struct crix_err **err
 	struct json_object *image = json_object_new_object(), *registries = json_object_new_array();
 	put(image, "max_parallel_downloads", json_object_new_int64(cfg->image.max_parallel_downloads));
 	put(image, "auth_file", jstr(cfg->image.auth_file));
+	put(image, "stall_timeout", json_object_new_int64(cfg->image.stall_timeout));
+	put(image, "min_speed", json_object_new_int64(cfg->image.min_speed));
 	for (size_t i = 0; i < cfg->image.n_registries; i++) {
 		const struct cfg_registry *r = &cfg->image.registries[i];
 		struct json_object *reg = json_object_new_object(), *mirrors = json_object_new_array();

@@ -12,19 +12,18 @@
 
 #include <json-c/json.h>
 
-#include "cfg.h"
 #include "crix_log.h"
-#include "img.h"
+#include "img_config.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: crix-image --root DIR [--config FILE] [--auth-file FILE] [--certs-dir DIR]\n"
 		   "                  [--parallel N] [--two-pass] [--creds USER:PASSWORD] [--log-level L]\n"
-		   "                  [--stall-timeout SECONDS]\n"
+		   "                  [--stall-timeout SECONDS] [--min-speed BYTES-PER-SECOND]\n"
 		   "                  pull REF... | list [FILTER] | status REF | rm REF | fsinfo\n"
 		   "                  | mount CONTAINER-ID IMAGE TARGET | umount CONTAINER-ID\n"
-		   "--config reads image.registries, image.auth_file and image.max_parallel_downloads\n"
-		   "from a crix YAML file; --creds is sent as the pull's AuthConfig; several REFs are pulled\n"
+		   "--config reads the image section (registries, auth_file, max_parallel_downloads,\n"
+		   "stall_timeout, min_speed) of a crix YAML file, which the other options override; --creds is sent as the pull's AuthConfig; several REFs are pulled\n"
 		   "at the same time.\n");
 }
 
@@ -169,10 +168,12 @@ int main(int argc, char **argv)
 		{"auth-file", required_argument, NULL, 'a'}, {"certs-dir", required_argument, NULL, 'C'},
 		{"parallel", required_argument, NULL, 'p'},  {"two-pass", no_argument, NULL, '2'},
 		{"creds", required_argument, NULL, 'u'},     {"log-level", required_argument, NULL, 'l'},
-		{"stall-timeout", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'},
+		{"stall-timeout", required_argument, NULL, 's'}, {"min-speed", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct img_store_opts o = {0};
+	struct img_config_opts from_config = {0};
 	const char *config = NULL;
 	char *creds = NULL;
 	int c;
@@ -197,7 +198,10 @@ int main(int argc, char **argv)
 			o.unpack_after_download = true;
 			break;
 		case 's':
-			o.stall_timeout_seconds = (unsigned)atoi(optarg);
+			o.stall_timeout = (unsigned)atoi(optarg);
+			break;
+		case 'm':
+			o.min_speed = (unsigned)atoi(optarg);
 			break;
 		case 'u':
 			creds = optarg;
@@ -226,24 +230,31 @@ int main(int argc, char **argv)
 	struct crix_err *err = NULL;
 	struct crix_config *cfg = NULL;
 	if (config != NULL) {
-		if (cfg_defaults(&cfg, &err) < 0 || cfg_merge_file(cfg, config, &err) < 0 || cfg_validate(cfg, &err) < 0) {
+		if (cfg_defaults(&cfg, &err) < 0 || cfg_merge_file(cfg, config, &err) < 0 || cfg_validate(cfg, &err) < 0 ||
+		    img_config_opts(cfg, &from_config, &err) < 0) {
 			fprintf(stderr, "crix-image: %s\n", crix_err_msg(err));
 			crix_err_free(&err);
 			cfg_free(cfg);
 			return 1;
 		}
-		o.registries = cfg->image.registries;
-		o.n_registries = cfg->image.n_registries;
+		const struct img_store_opts *c = &from_config.opts;
+		o.registries = c->registries;
+		o.n_registries = c->n_registries;
 		if (o.auth_file == NULL)
-			o.auth_file = cfg->image.auth_file;
+			o.auth_file = c->auth_file;
 		if (o.max_parallel_downloads == 0)
-			o.max_parallel_downloads = cfg->image.max_parallel_downloads;
+			o.max_parallel_downloads = c->max_parallel_downloads;
+		if (o.stall_timeout == 0)
+			o.stall_timeout = c->stall_timeout;
+		if (o.min_speed == 0)
+			o.min_speed = c->min_speed;
 	}
 	struct img_auth auth = {0};
 	if (creds != NULL) {
 		char *colon = strchr(creds, ':');
 		if (colon == NULL) {
 			fprintf(stderr, "crix-image: --creds wants USER:PASSWORD\n");
+			img_config_opts_clear(&from_config);
 			cfg_free(cfg);
 			return 2;
 		}
@@ -259,6 +270,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "crix-image: %s\n", crix_err_msg(err));
 	crix_err_free(&err);
 	img_store_close(store);
+	img_config_opts_clear(&from_config);
 	cfg_free(cfg);
 	return rc < 0 ? 1 : 0;
 }

@@ -54,7 +54,7 @@ static int endpoint_set(struct img_endpoint *ep, const char *name, bool insecure
 static int endpoints_for(const struct img_settings *set, const char *name, struct img_endpoint **out, size_t *n,
 			 struct crix_err **err)
 {
-	const struct cfg_registry *best = NULL;
+	const struct img_registry *best = NULL;
 	size_t best_len = 0;
 	for (size_t i = 0; i < set->n; i++) {
 		const char *p = set->v[i].prefix;

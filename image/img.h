@@ -21,25 +21,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cfg.h"
 #include "crix_err.h"
 
 struct img_store;
 
+/* Where to pull from: the mirrors of the registry entry whose prefix matches an image name
+ * longest ("registry.k8s.io", "docker.io/library"), tried in order before the registry. */
+struct img_mirror {
+	char *location; /* "host[:port][/path]" that replaces the matched prefix */
+	bool insecure;  /* plain HTTP / unverified TLS allowed */
+};
+
+struct img_registry {
+	char *prefix;
+	bool insecure;
+	struct img_mirror *mirrors;
+	size_t n_mirrors;
+};
+
 struct img_store_opts {
 	const char *root;                /* required; created if missing */
-	/* These four can change later: see img_store_reload. */
+	/* These can change later: see img_store_reload. */
 	unsigned max_parallel_downloads; /* 0 = 3 */
 	const char *auth_file;           /* docker config.json ("auths"); NULL or "" = none */
-	const struct cfg_registry *registries; /* copied */
+	const struct img_registry *registries; /* copied */
 	size_t n_registries;
+	/* A transfer slower than min_speed bytes/s for stall_timeout seconds is aborted, retried
+	 * like a broken connection, and then fails the pull as stalled. 0 = 60 s, 16 KiB/s. */
+	unsigned stall_timeout;
+	unsigned min_speed;
 	/* Directory of per-registry CA files: <certs_dir>/<host[:port]>/ca.crt (else any .crt there) is trusted for
 	 * that registry in addition to the system store. NULL = /etc/crix/certs.d. */
 	const char *certs_dir;
 	/* The crix-pull program; NULL = the one installed beside the running program. */
 	const char *pull_helper;
-	/* A transfer slower than 1 KiB/s for this long fails (and is retried). 0 = 30 s. */
-	unsigned stall_timeout_seconds;
 	/* Unpack a layer only after its download completed (instead of while streaming it);
 	 * for benchmarks. */
 	bool unpack_after_download;
@@ -50,8 +65,8 @@ struct img_store_opts {
 int img_store_open(const struct img_store_opts *opts, struct img_store **out, struct crix_err **err);
 void img_store_close(struct img_store *store);
 
-/* Applies opts' registries, n_registries, auth_file and max_parallel_downloads (SIGHUP); the
- * other fields are ignored. Pulls already running keep the settings they read at their start;
+/* Applies opts' registries, n_registries, auth_file, max_parallel_downloads, stall_timeout and
+ * min_speed (SIGHUP); the other fields are ignored. Pulls already running keep the settings they read at their start;
  * later pulls use the new ones. */
 int img_store_reload(struct img_store *store, const struct img_store_opts *opts, struct crix_err **err);
 

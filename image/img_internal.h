@@ -28,13 +28,15 @@ struct img_record {
 void img_record_free(struct img_record *r);
 
 /* The settings a reload changes (img_store_reload), replaced as a whole and held by running
- * pulls. */
+ * pulls (settings.c). */
 struct img_settings {
 	unsigned refs;
-	struct cfg_registry *v; /* registries and their mirrors */
+	struct img_registry *v; /* registries and their mirrors */
 	size_t n;
 	char *auth_file; /* "" = none */
 	unsigned max_parallel;
+	unsigned stall_timeout; /* seconds */
+	unsigned min_speed;     /* bytes/s */
 };
 
 struct img_http;
@@ -45,7 +47,6 @@ struct img_store {
 	char *root, *blobs_dir, *layers_dir, *images_dir, *containers_dir, *tmp_dir, *locks_dir;
 	char *certs_dir;
 	char *pull_helper;
-	unsigned stall_timeout;
 	bool unpack_after_download;
 	struct img_http *http; /* crix-pull's registry client; NULL elsewhere */
 
@@ -147,12 +148,19 @@ void img_pins_remove(struct img_store *s, const struct crix_strv *keys);
 void img_tokens_clear(struct img_store *s);
 /* Records a pulled image (moving tags from other images), persists it; takes rec. */
 int img_store_commit(struct img_store *s, struct img_record *rec, struct crix_err **err);
+
+/* ---- reloadable settings (settings.c) ---- */
+/* A copy of opts' reloadable settings (refs 1), or NULL when out of memory. */
+struct img_settings *img_settings_new(const struct img_store_opts *opts);
+void img_settings_free(struct img_settings *set);
 /* The current settings, held until img_settings_put. */
 struct img_settings *img_settings_get(struct img_store *s);
 void img_settings_put(struct img_store *s, struct img_settings *set);
 /* Settings as JSON (crix-pull's request), and the store's settings from that JSON. */
 json_object *img_settings_to_json(const struct img_settings *set);
 int img_store_use_settings_json(struct img_store *s, json_object *o, struct crix_err **err);
+
+/* ---- records (records.c) ---- */
 const struct img_record *img_find_locked(struct img_store *s, const char *name);
 /* A record as JSON (the form of images/<id>.json and of crix-pull's commit; NULL when out of
  * memory) and back: every field is checked (EINVAL naming it), the id, layers and blobs being

@@ -3,7 +3,7 @@
  * to stop (by closing the pipe that is its fd 4).
  *
  * The conversation on crix-pull's fd 3 (img_msg_send/img_msg_recv):
- *   -> {"root", "certs_dir", "stall_timeout", "unpack_after_download", "settings", "ref", "auth"}
+ *   -> {"root", "certs_dir", "unpack_after_download", "settings", "ref", "auth"}
  *   <- {"pin": [key...]}        -> {} or {"error", "errno"}
  *   <- {"commit": record}       -> {} or {"error", "errno"}
  *   <- {"token_get": key}       -> {"token": value} or {}
@@ -81,7 +81,6 @@ static json_object *request_json(struct img_store *s, const char *ref, const str
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "root", json_object_new_string(s->root));
 	json_object_object_add(o, "certs_dir", json_object_new_string(s->certs_dir));
-	json_object_object_add(o, "stall_timeout", json_object_new_int64(s->stall_timeout));
 	json_object_object_add(o, "unpack_after_download", json_object_new_boolean(s->unpack_after_download));
 	/* one snapshot for the whole pull: a reload meanwhile applies to later pulls */
 	struct img_settings *set = img_settings_get(s);

@@ -94,7 +94,6 @@ static int run(json_object *req, char **image_id, struct crix_err **err)
 	struct img_store_opts opts = {
 		.root = img_json_str(req, "root"),
 		.certs_dir = img_json_str(req, "certs_dir"),
-		.stall_timeout_seconds = json_object_object_get_ex(req, "stall_timeout", &v) ? json_object_get_int(v) : 0,
 		.unpack_after_download = json_object_object_get_ex(req, "unpack_after_download", &v) &&
 					 json_object_get_boolean(v),
 	};

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -133,6 +134,13 @@ struct exchange {
 	/* body of an error response */
 	char *err_body;
 	size_t err_len;
+	/* progress: cancellation, and the stall check (min_speed * stall_timeout bytes, at
+	   least, in every stall_timeout seconds since the last such amount came) */
+	const struct img_pull_ctl *ctl;
+	unsigned stall_timeout, min_speed;
+	int64_t mark_ns; /* 0: not started */
+	curl_off_t mark_bytes;
+	bool stalled;
 };
 
 static void exchange_reset(struct exchange *x)
@@ -144,7 +152,8 @@ static void exchange_reset(struct exchange *x)
 	x->www_auth = x->content_type = x->mem = x->err_body = NULL;
 	x->mem_len = x->err_len = 0;
 	x->status = 0;
-	x->too_big = x->sink_failed = false;
+	x->too_big = x->sink_failed = x->stalled = false;
+	x->mark_ns = 0;
 }
 
 static char *header_value(const char *line, size_t len, const char *name)
@@ -263,13 +272,32 @@ struct request {
 	const struct img_pull_ctl *ctl;     /* cancellation, may be NULL */
 };
 
+static int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Non-zero aborts the transfer: cancelled, or stalled (x->stalled). curl's own low-speed
+ * limit would end it the same way as a connect timeout; this one can be told apart. */
 static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	(void)dltotal;
-	(void)dlnow;
 	(void)ultotal;
 	(void)ulnow;
-	return cancelled(arg) ? 1 : 0; /* non-zero aborts the transfer */
+	struct exchange *x = arg;
+	if (cancelled(x->ctl))
+		return 1;
+	int64_t now = monotonic_ns();
+	if (x->mark_ns == 0 || dlnow - x->mark_bytes >= (curl_off_t)x->min_speed * x->stall_timeout) {
+		x->mark_ns = now;
+		x->mark_bytes = dlnow;
+	} else if (now - x->mark_ns >= (int64_t)x->stall_timeout * 1000000000) {
+		x->stalled = true;
+		return 1;
+	}
+	return 0;
 }
 
 /* Performs one request; returns the curl result. */
@@ -287,6 +315,11 @@ static CURLcode perform(struct img_store *s, const struct request *rq, struct ex
 		hdrs = curl_slist_append(hdrs, authz);
 	_cleanup_free_ char *host = url_host(rq->url);
 	_cleanup_free_ char *ca = host ? ca_file_for(s, host) : NULL;
+	struct img_settings *set = img_settings_get(s);
+	x->stall_timeout = set->stall_timeout;
+	x->min_speed = set->min_speed;
+	img_settings_put(s, set);
+	x->ctl = rq->ctl;
 	curl_easy_setopt(c, CURLOPT_URL, rq->url);
 	curl_easy_setopt(c, CURLOPT_SHARE, s->http->share);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -296,9 +329,7 @@ static CURLcode perform(struct img_store *s, const struct request *rq, struct ex
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "crix/" CRIX_VERSION);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)s->stall_timeout);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)s->stall_timeout);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)x->stall_timeout);
 	curl_easy_setopt(c, CURLOPT_CAPATH, "/etc/ssl/certs");
 	if (ca != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, ca);
@@ -317,11 +348,9 @@ static CURLcode perform(struct img_store *s, const struct request *rq, struct ex
 		curl_easy_setopt(c, CURLOPT_USERNAME, rq->basic_user);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, rq->basic_pass ? rq->basic_pass : "");
 	}
-	if (rq->ctl != NULL) {
-		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, rq->ctl);
-		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	}
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	if (rq->method && strcmp(rq->method, "HEAD") == 0)
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	CURLcode rc = curl_easy_perform(c);
@@ -369,6 +398,19 @@ static bool curl_retryable(CURLcode rc)
 	default:
 		return false;
 	}
+}
+
+/* The error of a transfer that failed (cc != CURLE_OK) on url; true when worth another
+ * attempt. A stalled one is retried like a broken connection. */
+static bool transfer_error(const struct exchange *x, CURLcode cc, const char *url, struct crix_err **err)
+{
+	if (x->stalled) {
+		crix_err_make(err, ETIMEDOUT, "%s: stalled: less than %u bytes/s for %u s", url, x->min_speed,
+			      x->stall_timeout);
+		return true;
+	}
+	crix_err_make(err, curl_errno(cc), "%s: %s", url, curl_easy_strerror(cc));
+	return curl_retryable(cc);
 }
 
 /* "manifest unknown (404)": the registry's own message when it sent one. */
@@ -498,8 +540,9 @@ static int fetch_token(struct img_client *c, const char *realm, const char *serv
 	CURLcode cc = CURLE_OK;
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		exchange_reset(&x);
+		crix_err_free(err);
 		cc = perform(s, &rq, &x);
-		bool retry = cc != CURLE_OK ? curl_retryable(cc) : (x.status == 429 || x.status >= 500);
+		bool retry = cc != CURLE_OK ? transfer_error(&x, cc, realm, err) : (x.status == 429 || x.status >= 500);
 		if (!retry || attempt + 1 == MAX_ATTEMPTS)
 			break;
 		usleep((200u << attempt) * 1000);
@@ -507,7 +550,7 @@ static int fetch_token(struct img_client *c, const char *realm, const char *serv
 	if (post)
 		OPENSSL_cleanse(post, strlen(post));
 	if (cc != CURLE_OK) {
-		rc = crix_err_make(err, curl_errno(cc), "token from %s: %s", realm, curl_easy_strerror(cc));
+		rc = crix_err_wrap(err, "token");
 	} else if (x.status < 200 || x.status >= 300) {
 		status_error(&x, err);
 		rc = crix_err_wrap(err, "token from %s", realm);
@@ -600,8 +643,7 @@ static int api_get(struct img_client *c, const char *path, const char *accept, s
 			continue;
 		}
 		if (cc != CURLE_OK) {
-			retry = curl_retryable(cc);
-			crix_err_make(err, curl_errno(cc), "%s: %s", url, curl_easy_strerror(cc));
+			retry = transfer_error(x, cc, url, err);
 		} else if (x->status == 401 && !reauthorized) {
 			_cleanup_free_ char *newauth = NULL;
 			if (authorize(c, x->www_auth, &newauth, err) < 0)

@@ -1,189 +1,16 @@
-/* The store: its reloadable settings, and opening it (with the clean-up after a crash) and
- * closing it. Records and lookups are in records.c, removal, garbage collection and usage in
- * space.c, what concurrent pulls share in jobs.c, the paths of each kind in paths.c. */
+/* The store: opening it (with the clean-up after a crash) and closing it. Its reloadable
+ * settings are in settings.c, records and lookups in records.c, removal, garbage collection and
+ * usage in space.c, what concurrent pulls share in jobs.c, the paths of each kind in paths.c. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <json-c/json.h>
 
 #include "crix_cleanup.h"
 #include "crix_file.h"
 #include "crix_log.h"
 #include "crix_spawn.h"
 #include "img_internal.h"
-
-/* ---- reloadable settings ---- */
-
-static void settings_free(struct img_settings *set)
-{
-	if (set == NULL)
-		return;
-	for (size_t i = 0; i < set->n; i++) {
-		free(set->v[i].prefix);
-		for (size_t j = 0; j < set->v[i].n_mirrors; j++)
-			free(set->v[i].mirrors[j].location);
-		free(set->v[i].mirrors);
-	}
-	free(set->v);
-	free(set->auth_file);
-	free(set);
-}
-
-static struct img_settings *settings_new(const struct img_store_opts *opts)
-{
-	struct img_settings *set = calloc(1, sizeof(*set));
-	if (set == NULL)
-		return NULL;
-	set->refs = 1;
-	set->max_parallel = opts->max_parallel_downloads ? opts->max_parallel_downloads : 3;
-	set->auth_file = strdup(opts->auth_file ? opts->auth_file : "");
-	const struct cfg_registry *src = opts->registries;
-	size_t n = opts->n_registries;
-	set->v = calloc(n ? n : 1, sizeof(*set->v));
-	if (set->auth_file == NULL || set->v == NULL) {
-		settings_free(set);
-		return NULL;
-	}
-	set->n = n;
-	bool ok = true;
-	for (size_t i = 0; i < n; i++) {
-		set->v[i].prefix = strdup(src[i].prefix ? src[i].prefix : "");
-		set->v[i].insecure = src[i].insecure;
-		set->v[i].mirrors = calloc(src[i].n_mirrors ? src[i].n_mirrors : 1, sizeof(struct cfg_mirror));
-		ok = ok && set->v[i].prefix && set->v[i].mirrors;
-		if (set->v[i].mirrors == NULL)
-			continue;
-		set->v[i].n_mirrors = src[i].n_mirrors;
-		for (size_t j = 0; j < src[i].n_mirrors; j++) {
-			set->v[i].mirrors[j].location =
-				strdup(src[i].mirrors[j].location ? src[i].mirrors[j].location : "");
-			set->v[i].mirrors[j].insecure = src[i].mirrors[j].insecure;
-			ok = ok && set->v[i].mirrors[j].location;
-		}
-	}
-	if (!ok) {
-		settings_free(set);
-		return NULL;
-	}
-	return set;
-}
-
-struct img_settings *img_settings_get(struct img_store *s)
-{
-	pthread_mutex_lock(&s->lock);
-	struct img_settings *set = s->settings;
-	set->refs++;
-	pthread_mutex_unlock(&s->lock);
-	return set;
-}
-
-void img_settings_put(struct img_store *s, struct img_settings *set)
-{
-	pthread_mutex_lock(&s->lock);
-	bool last = --set->refs == 0;
-	pthread_mutex_unlock(&s->lock);
-	if (last)
-		settings_free(set);
-}
-
-/* Makes set the settings of later pulls (taking it). */
-static void use_settings(struct img_store *s, struct img_settings *set)
-{
-	pthread_mutex_lock(&s->lock);
-	struct img_settings *old = s->settings;
-	s->settings = set;
-	pthread_mutex_unlock(&s->lock);
-	img_settings_put(s, old);
-}
-
-int img_store_reload(struct img_store *s, const struct img_store_opts *opts, struct crix_err **err)
-{
-	struct img_settings *set = settings_new(opts);
-	if (set == NULL)
-		return crix_err_make(err, ENOMEM, "reload image settings");
-	use_settings(s, set);
-	return 0;
-}
-
-json_object *img_settings_to_json(const struct img_settings *set)
-{
-	json_object *o = json_object_new_object(), *regs = json_object_new_array();
-	json_object_object_add(o, "max_parallel", json_object_new_int64(set->max_parallel));
-	json_object_object_add(o, "auth_file", json_object_new_string(set->auth_file));
-	for (size_t i = 0; i < set->n; i++) {
-		json_object *r = json_object_new_object(), *mirrors = json_object_new_array();
-		json_object_object_add(r, "prefix", json_object_new_string(set->v[i].prefix));
-		json_object_object_add(r, "insecure", json_object_new_boolean(set->v[i].insecure));
-		for (size_t j = 0; j < set->v[i].n_mirrors; j++) {
-			json_object *m = json_object_new_object();
-			json_object_object_add(m, "location", json_object_new_string(set->v[i].mirrors[j].location));
-			json_object_object_add(m, "insecure", json_object_new_boolean(set->v[i].mirrors[j].insecure));
-			json_object_array_add(mirrors, m);
-		}
-		json_object_object_add(r, "mirrors", mirrors);
-		json_object_array_add(regs, r);
-	}
-	json_object_object_add(o, "registries", regs);
-	return o;
-}
-
-static const char *member_string(json_object *o, const char *key)
-{
-	const char *v = img_json_str(o, key);
-	return v ? v : "";
-}
-
-static bool member_bool(json_object *o, const char *key)
-{
-	json_object *v;
-	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
-
-int img_store_use_settings_json(struct img_store *s, json_object *o, struct crix_err **err)
-{
-	json_object *regs = NULL, *v;
-	json_object_object_get_ex(o, "registries", &regs);
-	size_t n = json_object_is_type(regs, json_type_array) ? json_object_array_length(regs) : 0;
-	struct cfg_registry *v_regs = calloc(n ? n : 1, sizeof(*v_regs));
-	if (v_regs == NULL)
-		return crix_err_make(err, ENOMEM, "image settings");
-	/* settings_new copies: the registries may point into o meanwhile */
-	int rc = 0;
-	for (size_t i = 0; i < n; i++) {
-		json_object *r = json_object_array_get_idx(regs, i), *mirrors = NULL;
-		v_regs[i].prefix = (char *)member_string(r, "prefix");
-		v_regs[i].insecure = member_bool(r, "insecure");
-		json_object_object_get_ex(r, "mirrors", &mirrors);
-		size_t m = json_object_is_type(mirrors, json_type_array) ? json_object_array_length(mirrors) : 0;
-		v_regs[i].mirrors = calloc(m ? m : 1, sizeof(struct cfg_mirror));
-		if (v_regs[i].mirrors == NULL) {
-			rc = crix_err_make(err, ENOMEM, "image settings");
-			break;
-		}
-		v_regs[i].n_mirrors = m;
-		for (size_t j = 0; j < m; j++) {
-			json_object *mj = json_object_array_get_idx(mirrors, j);
-			v_regs[i].mirrors[j].location = (char *)member_string(mj, "location");
-			v_regs[i].mirrors[j].insecure = member_bool(mj, "insecure");
-		}
-	}
-	struct img_store_opts opts = {
-		.max_parallel_downloads = json_object_object_get_ex(o, "max_parallel", &v) ? json_object_get_int(v) : 0,
-		.auth_file = member_string(o, "auth_file"),
-		.registries = v_regs,
-		.n_registries = n,
-	};
-	struct img_settings *set = rc == 0 ? settings_new(&opts) : NULL;
-	for (size_t i = 0; i < n; i++)
-		free(v_regs[i].mirrors);
-	free(v_regs);
-	if (set == NULL)
-		return rc < 0 ? rc : crix_err_make(err, ENOMEM, "image settings");
-	use_settings(s, set);
-	return 0;
-}
 
 /* ---- open / close ---- */
 
@@ -214,9 +41,8 @@ int img_store_attach(const struct img_store_opts *opts, struct img_store **out, 
 	s->locks_dir = store_dir(opts->root, "locks");
 	s->certs_dir = strdup(opts->certs_dir ? opts->certs_dir : "/etc/crix/certs.d");
 	s->pull_helper = opts->pull_helper ? strdup(opts->pull_helper) : NULL;
-	s->stall_timeout = opts->stall_timeout_seconds ? opts->stall_timeout_seconds : 30;
 	s->unpack_after_download = opts->unpack_after_download;
-	s->settings = settings_new(opts);
+	s->settings = img_settings_new(opts);
 	if (!s->root || !s->blobs_dir || !s->layers_dir || !s->images_dir || !s->containers_dir || !s->tmp_dir ||
 	    !s->locks_dir || !s->certs_dir || (opts->pull_helper && !s->pull_helper) || !s->settings) {
 		img_store_close(s);
@@ -271,7 +97,7 @@ void img_store_close(struct img_store *s)
 	for (size_t i = 0; i < s->n_records; i++)
 		img_record_free(s->records[i]);
 	free(s->records);
-	settings_free(s->settings);
+	img_settings_free(s->settings);
 	crix_strv_clear(&s->pull_pins);
 	crix_strv_clear(&s->rootfs_pins);
 	img_tokens_clear(s);

@@ -16,7 +16,7 @@
 #include "crix_cleanup.h"
 #include "crix_file.h"
 #include "crix_log.h"
-#include "img.h"
+#include "img_config.h"
 #include "srv_internal.h"
 
 /* Running calls get this long to finish on SIGTERM before they are cancelled. */
@@ -70,24 +70,14 @@ static int lock_socket(const char *listen, int *lock_fd, struct crix_err **err)
 	return 0;
 }
 
-/* The image store's options from the config (those img_store_reload applies, and root). */
-static struct img_store_opts image_opts(const struct crix_config *cfg)
-{
-	return (struct img_store_opts){
-		.root = cfg->root,
-		.max_parallel_downloads = cfg->image.max_parallel_downloads,
-		.auth_file = cfg->image.auth_file,
-		.registries = cfg->image.registries,
-		.n_registries = cfg->image.n_registries,
-	};
-}
-
 static int open_images(struct srv_daemon *d, const struct crix_config *cfg, struct crix_err **err)
 {
-	struct img_store_opts opts = image_opts(cfg);
-	if (img_store_open(&opts, &d->images, err) < 0)
+	struct img_config_opts o;
+	if (img_config_opts(cfg, &o, err) < 0)
 		return crix_err_wrap(err, "image store");
-	return 0;
+	int rc = img_store_open(&o.opts, &d->images, err);
+	img_config_opts_clear(&o);
+	return rc < 0 ? crix_err_wrap(err, "image store") : 0;
 }
 
 static char *exe_dir(void)
@@ -162,9 +152,10 @@ static void reload(struct srv_daemon *d, const struct cfg_sources *src)
 	describe_changes(cur, next, changed, sizeof(changed));
 	crix_log_set_level(next->log_level);
 	_cleanup_err_ struct crix_err *img_err = NULL;
-	struct img_store_opts img_opts = image_opts(next);
-	if (img_store_reload(d->images, &img_opts, &img_err) < 0)
+	struct img_config_opts img_opts;
+	if (img_config_opts(next, &img_opts, &img_err) < 0 || img_store_reload(d->images, &img_opts.opts, &img_err) < 0)
 		crix_error("reload: image settings: %s", crix_err_msg(img_err));
+	img_config_opts_clear(&img_opts);
 	srv_daemon_set_config(d, srv_config_new(next));
 	crix_info("configuration reloaded: %s", changed[0] ? changed : "nothing changed");
 }
