@@ -279,14 +279,19 @@ class FakeRegistry:
     """A registry that misbehaves: mode "garbage" answers manifests with non-JSON, "hang"
     accepts connections and never answers, "reset" closes them at once, "flaky" answers
     `status` (503) `fail` times before proxying to `upstream`, "huge" serves a manifest over 4 MiB, "proxy"
-    just proxies, "plainjson" proxies with manifests typed application/json, "slow" proxies blobs at about `rate` bytes/s, "schema1" answers manifests
+    just proxies (credentials and challenges too), "plainjson" proxies with manifests typed application/json, "slow" proxies blobs at about `rate` bytes/s, "schema1" answers manifests
     with a Docker schema 1 manifest, "wrongdigest" answers a manifest asked for by digest with
     the repository's "v1" manifest, "cutblob" sends only half of the first `fail` blob
     responses and closes the connection. Requested paths are in .paths; .most_blobs_at_once
-    is the most blob requests that were being answered at the same time."""
+    is the most blob requests that were being answered at the same time.
 
-    def __init__(self, mode, upstream=None, fail=2, rate=256 << 10, status=503):
+    gate (a threading.Event): blob requests wait until it is set before they are answered;
+    .held is how many are waiting."""
+
+    def __init__(self, mode, upstream=None, fail=2, rate=256 << 10, status=503, gate=None):
         self.mode, self.upstream, self.fail, self.rate, self.status = mode, upstream, fail, rate, status
+        self.gate = gate
+        self.held = 0
         self.hits = 0
         self.paths = []
         self.blobs_now = self.most_blobs_at_once = 0
@@ -324,7 +329,15 @@ class FakeRegistry:
                         fake.blobs_now += 1
                         fake.most_blobs_at_once = max(fake.most_blobs_at_once, fake.blobs_now)
                 try:
+                    if is_blob and fake.gate is not None:
+                        with fake.lock:
+                            fake.held += 1
+                        fake.gate.wait()
+                        with fake.lock:
+                            fake.held -= 1
                     self.answer()
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a stalled or cancelled pull)
                 finally:
                     if is_blob:
                         with fake.lock:
@@ -346,8 +359,10 @@ class FakeRegistry:
                 if fake.mode == "flaky" and fake.fail > 0:
                     fake.fail -= 1
                     return self.send(fake.status, b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}')
-                req = urllib.request.Request(fake.upstream + path, headers={
-                    "Accept": self.headers.get("Accept", "*/*")})
+                headers = {"Accept": self.headers.get("Accept", "*/*")}
+                if self.headers.get("Authorization"):
+                    headers["Authorization"] = self.headers["Authorization"]
+                req = urllib.request.Request(fake.upstream + path, headers=headers)
                 try:
                     with urllib.request.urlopen(req) as r:
                         body = r.read()
@@ -375,7 +390,9 @@ class FakeRegistry:
                             self.wfile.flush()
                             time.sleep(0.05)
                 except urllib.error.HTTPError as e:
-                    self.send(e.code, e.read(), e.headers.get("Content-Type", ""))
+                    challenge = e.headers.get("WWW-Authenticate")
+                    self.send(e.code, e.read(), e.headers.get("Content-Type", ""),
+                              [("WWW-Authenticate", challenge)] if challenge else ())
 
         if mode in ("hang", "reset"):
             self.thread = threading.Thread(target=self._raw_loop, daemon=True)

@@ -2,15 +2,19 @@
 is tested in depth through crix-image in test_pull.py and test_registries.py): what kubelet
 sees of TLS, Basic and Bearer auth from the request's AuthConfig, mirrors, indexes, pulls by
 digest, unsupported and hostile images and misbehaving registries, as status codes and
-messages, and that a failed pull leaves no image behind."""
+messages, and that a failed pull leaves no image behind; stalled downloads; identical pulls
+at once merged into one."""
 import base64
 import os
-import time
+import signal
+import subprocess
+import threading
 
 import grpc
 import pytest
 
 import testenv
+from crixtest import IMAGE, wait_for
 from image_helpers import PASSWORD, USER, pull, ref, registries_yaml, status
 
 api = pytest.importorskip("api_pb2")
@@ -194,8 +198,9 @@ def test_expired_token_is_fetched_again(crixd_for, storage, tmp_path, images):
         assert pull(d, ref(reg.host), auth) == images["single"].config_digest
         assert pull(d, ref(reg.host), auth) == images["single"].config_digest  # cached
         assert ts.requests == [("GET", "repository:crix/single:pull", True)]
-        time.sleep(2.5)
-        assert pull(d, ref(reg.host), auth) == images["single"].config_digest
+        # pulls use the cached token until it expires (2 s), then the next one fetches another
+        wait_for(lambda: pull(d, ref(reg.host), auth) == images["single"].config_digest and len(ts.requests) > 1,
+                 timeout=30, what="a pull after the token expired")
         assert ts.requests == [("GET", "repository:crix/single:pull", True)] * 2
     finally:
         reg.stop()
@@ -229,3 +234,124 @@ def test_auth_config_reaches_a_mirror_only_when_it_names_it(crixd_for, basic_reg
     assert pull(d, wanted, auth) == images["single"].config_digest
     assert list(status(d, wanted).image.repo_tags) == [wanted]
     assert PASSWORD not in d.log_text()
+
+
+# ---- stalled downloads
+
+
+def test_stalled_download_fails_after_retries(crixd_factory, registry, images):
+    """A registry that trickles blobs at 1 KiB/s, below image.min_speed (default 16 KiB/s) for
+    image.stall_timeout (set by a drop-in and SIGHUP): the transfer is aborted, retried, and
+    the pull fails saying it stalled, with nothing left behind."""
+    trickle = testenv.FakeRegistry("slow", upstream=registry.url, rate=1 << 10)
+    try:
+        d = crixd_factory(registries_yaml((trickle.host, []))).start()
+        with open(os.path.join(d.config_dir, "50-stall.yaml"), "w") as f:
+            f.write("image:\n  stall_timeout: 2\n")
+        shown = subprocess.run(d.command() + ["config"], capture_output=True, text=True, timeout=20, check=True)
+        assert "stall_timeout: 2\n" in shown.stdout and "min_speed: 16384\n" in shown.stdout, shown.stdout
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: "configuration reloaded: image" in d.log_text(), what="the reload")
+        layer = images["single"].layers[0]["digest"]
+        code, details = pull_error(d, ref(trickle.host), timeout=300)
+        assert code == grpc.StatusCode.DEADLINE_EXCEEDED, (code, details)
+        assert "blob %s" % layer in details and trickle.host in details, details
+        assert "stalled: less than 16384 bytes/s for 2 s" in details, details
+        assert trickle.paths.count("/v2/crix/single/blobs/" + layer) > 1, trickle.paths  # retried
+        assert_nothing_left(d)
+        assert os.listdir(os.path.join(d.root, "layers")) == []
+    finally:
+        trickle.stop()
+
+
+def test_slow_download_above_min_speed_completes(crixd_factory, registry, images):
+    slow = testenv.FakeRegistry("slow", upstream=registry.url, rate=256 << 10)
+    try:
+        config = registries_yaml((slow.host, [])).replace("image:\n", "image:\n  stall_timeout: 2\n", 1)
+        d = crixd_factory(config).start()
+        assert pull(d, ref(slow.host), timeout=300) == images["single"].config_digest
+    finally:
+        slow.stop()
+
+
+# ---- identical pulls at once
+
+JOINED = "waits for the same pull already running"
+
+
+def pull_future(d, image, auth=None, timeout=300):
+    req = api.PullImageRequest(image=api.ImageSpec(image=image))
+    if auth is not None:
+        req.auth.CopyFrom(auth)
+    stub = d.channel.unary_unary("/%s/PullImage" % IMAGE, request_serializer=lambda m: m.SerializeToString(),
+                                 response_deserializer=api.PullImageResponse.FromString)
+    return stub.future(req, timeout=timeout)
+
+
+def manifest_gets(fake):
+    return [p for p in fake.paths if "/manifests/" in p]
+
+
+def test_identical_pulls_at_once_are_one_download(crixd_for, registry, images):
+    gate = threading.Event()
+    proxy = testenv.FakeRegistry("proxy", upstream=registry.url, gate=gate)
+    try:
+        d = crixd_for((proxy.host, []))
+        want, n = ref(proxy.host, "multi"), 4
+        first = pull_future(d, want)
+        wait_for(lambda: proxy.held, timeout=60, what="the first pull to ask for a blob")
+        others = [pull_future(d, want) for _ in range(n - 1)]
+        # merged, they wait for the first; not merged, each asks for the manifest itself
+        wait_for(lambda: d.log_text().count(JOINED) == n - 1 or len(manifest_gets(proxy)) > 1, timeout=60,
+                 what="the other pulls to arrive")
+        gate.set()
+        assert [f.result().image_ref for f in [first] + others] == [images["multi"].config_digest] * n
+        assert len(manifest_gets(proxy)) == 1, proxy.paths
+        for blob in images["multi"].blobs:
+            assert proxy.paths.count("/v2/crix/multi/blobs/" + blob) == 1, (blob, proxy.paths)
+    finally:
+        gate.set()
+        proxy.stop()
+
+
+def test_waiter_pulls_when_the_pull_it_waits_for_is_cancelled(crixd_for, registry, images):
+    gate = threading.Event()
+    proxy = testenv.FakeRegistry("proxy", upstream=registry.url, gate=gate)
+    try:
+        d = crixd_for((proxy.host, []))
+        want = ref(proxy.host, "multi")
+        leader = pull_future(d, want)
+        wait_for(lambda: proxy.held, timeout=60, what="the first pull to ask for a blob")
+        waiter = pull_future(d, want)
+        wait_for(lambda: JOINED in d.log_text(), timeout=60, what="the second pull to wait for the first")
+        leader.cancel()
+        wait_for(lambda: "pulling itself" in d.log_text(), timeout=60, what="the waiter to take over")
+        gate.set()
+        assert waiter.result().image_ref == images["multi"].config_digest
+        assert leader.cancelled()
+        assert len(manifest_gets(proxy)) == 2, proxy.paths
+    finally:
+        gate.set()
+        proxy.stop()
+
+
+def test_pulls_with_other_credentials_are_not_merged(crixd_for, basic_registry, images):
+    """While a pull with good credentials waits for a blob, the same image asked for with a
+    wrong password or none is refused by the registry at once, not handed the first's result."""
+    gate = threading.Event()
+    proxy = testenv.FakeRegistry("proxy", upstream=basic_registry.url, gate=gate)
+    try:
+        d = crixd_for((proxy.host, []))
+        want = ref(proxy.host)
+        good = api.AuthConfig(username=USER, password=PASSWORD)
+        first = pull_future(d, want, good)
+        wait_for(lambda: proxy.held, timeout=60, what="the first pull to ask for a blob")
+        for auth in (api.AuthConfig(username=USER, password="wrong"), None):
+            code, details = pull_error(d, want, auth, timeout=60)
+            assert code == grpc.StatusCode.PERMISSION_DENIED and "(401)" in details, (code, details)
+        assert JOINED not in d.log_text()
+        gate.set()
+        assert first.result().image_ref == images["single"].config_digest
+    finally:
+        gate.set()
+        proxy.stop()

@@ -124,6 +124,8 @@ static int test_defaults(void)
 	CHECK_STR(cfg->runtime.handlers[2].path, "/usr/bin/crun");
 	CHECK(cfg->image.max_parallel_downloads == 3);
 	CHECK_STR(cfg->image.auth_file, "");
+	CHECK(cfg->image.stall_timeout == 60);
+	CHECK(cfg->image.min_speed == 16384);
 	CHECK(cfg->image.n_registries == 0);
 	CHECK_STR(cfg->network.cni_config_dir, "/etc/cni/net.d");
 	CHECK(cfg->network.n_cni_plugin_dirs == 2);
@@ -156,7 +158,7 @@ static int test_shipped_file(void)
 		       "listen: /x\nroot: /x\nrunroot: /x\nlog_level: debug\ncgroup_manager: systemd\n"
 		       "grpc_max_msg_size: 2097152\nruntime: {default_handler: runc, handlers: {crix: "
 		       "{path: /x}, runc: {path: /x}, crun: {path: /x}}}\n"
-		       "image: {max_parallel_downloads: 9, auth_file: /x, registries: [{prefix: x}]}\n"
+		       "image: {max_parallel_downloads: 9, auth_file: /x, stall_timeout: 9, min_speed: 9, registries: [{prefix: x}]}\n"
 		       "network: {cni_config_dir: /x, cni_plugin_dirs: [/x]}\n"
 		       "streaming: {address: x, port: 9}\n",
 		       &err));
@@ -183,6 +185,8 @@ static const char *const full_yaml =
 	"image:\n"
 	"  max_parallel_downloads: 64\n"
 	"  auth_file: /etc/crix/auth.json\n"
+	"  stall_timeout: 3600\n"
+	"  min_speed: 1\n"
 	"  registries:\n"
 	"    - prefix: registry.k8s.io\n"
 	"      insecure: false\n"
@@ -214,6 +218,8 @@ static int check_full(const struct crix_config *cfg)
 	CHECK_STR(cfg->runtime.handlers[3].path, "/opt/kata");
 	CHECK(cfg->image.max_parallel_downloads == 64);
 	CHECK_STR(cfg->image.auth_file, "/etc/crix/auth.json");
+	CHECK(cfg->image.stall_timeout == 3600);
+	CHECK(cfg->image.min_speed == 1);
 	CHECK(cfg->image.n_registries == 2);
 	const struct cfg_registry *r = &cfg->image.registries[0];
 	CHECK_STR(r->prefix, "registry.k8s.io");
@@ -385,6 +391,17 @@ static int test_type_errors(void)
 		     "t.yaml:2:27: image.max_parallel_downloads: expected an integer between 1 and 64, got 65");
 	EXPECT_ERROR("image:\n  max_parallel_downloads: 2.5\n",
 		     "t.yaml:2:27: image.max_parallel_downloads: expected an integer, got \"2.5\"");
+	EXPECT_ERROR("image:\n  stall_timeout: 0\n",
+		     "t.yaml:2:18: image.stall_timeout: expected an integer between 1 and 3600, got 0");
+	EXPECT_ERROR("image:\n  stall_timeout: 3601\n",
+		     "t.yaml:2:18: image.stall_timeout: expected an integer between 1 and 3600, got 3601");
+	EXPECT_ERROR("image:\n  stall_timeout: 60s\n",
+		     "t.yaml:2:18: image.stall_timeout: expected an integer, got \"60s\"");
+	EXPECT_ERROR("image:\n  min_speed: 0\n",
+		     "t.yaml:2:14: image.min_speed: expected an integer between 1 and 1073741824, got 0");
+	EXPECT_ERROR("image:\n  min_speed: 1073741825\n",
+		     "t.yaml:2:14: image.min_speed: expected an integer between 1 and 1073741824, got 1073741825");
+	EXPECT_ERROR("image:\n  min_speed: 16K\n", "t.yaml:2:14: image.min_speed: expected an integer, got \"16K\"");
 	EXPECT_ERROR("streaming: {port: -1}\n",
 		     "t.yaml:1:19: streaming.port: expected an integer between 0 and 65535, got -1");
 	EXPECT_ERROR("streaming: {port: 65536}\n",
@@ -520,6 +537,14 @@ static int test_value_checks(void)
 	cfg->image.registries[0].prefix[0] = '\0';
 	CHECK(cfg_validate(cfg, &err) < 0);
 	CHECK_STR(crix_err_msg(err), "image.registries[0].prefix: must not be empty");
+	cfg->image.registries[0].prefix[0] = 'a';
+	cfg->image.stall_timeout = 0;
+	CHECK(cfg_validate(cfg, &err) < 0);
+	CHECK_STR(crix_err_msg(err), "image.stall_timeout: expected an integer between 1 and 3600, got 0");
+	cfg->image.stall_timeout = 1;
+	cfg->image.min_speed = 0;
+	CHECK(cfg_validate(cfg, &err) < 0);
+	CHECK_STR(crix_err_msg(err), "image.min_speed: expected an integer between 1 and 1073741824, got 0");
 	return 0;
 }
 
@@ -607,6 +632,8 @@ static int test_json(void)
 		 strcmp(json_object_get_string(v), "") == 0 &&
 		 json_object_object_get_ex(root, "image", &o) &&
 		 json_object_object_get_ex(o, "max_parallel_downloads", &v) && json_object_get_int(v) == 64 &&
+		 json_object_object_get_ex(o, "stall_timeout", &v) && json_object_get_int(v) == 3600 &&
+		 json_object_object_get_ex(o, "min_speed", &v) && json_object_get_int(v) == 1 &&
 		 json_object_object_get_ex(o, "registries", &o) && json_object_array_length(o) == 2 &&
 		 (o = json_object_array_get_idx(o, 0)) != NULL &&
 		 json_object_object_get_ex(o, "insecure", &v) && json_object_is_type(v, json_type_boolean) &&
@@ -647,6 +674,8 @@ static int test_equal_and_dup(void)
 		"runtime: {handlers: {new: {path: /other}}}\n",
 		"image: {max_parallel_downloads: 2}\n",
 		"image: {auth_file: ''}\n",
+		"image: {stall_timeout: 59}\n",
+		"image: {min_speed: 2}\n",
 		"image: {registries: []}\n",
 		"image: {registries: [{prefix: registry.k8s.io}, {prefix: localhost:5000, insecure: true}]}\n",
 		("image: {registries: [{prefix: registry.k8s.io, mirrors: [{location: '127.0.0.1:5000'}, "
