@@ -290,7 +290,9 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
 	if (cancelled(x->ctl))
 		return 1;
 	int64_t now = monotonic_ns();
-	if (x->mark_ns == 0 || dlnow - x->mark_bytes >= (curl_off_t)x->min_speed * x->stall_timeout) {
+	/* dlnow starts again at 0 after a redirect */
+	if (x->mark_ns == 0 || dlnow < x->mark_bytes ||
+	    dlnow - x->mark_bytes >= (curl_off_t)x->min_speed * x->stall_timeout) {
 		x->mark_ns = now;
 		x->mark_bytes = dlnow;
 	} else if (now - x->mark_ns >= (int64_t)x->stall_timeout * 1000000000) {
