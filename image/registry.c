@@ -406,9 +406,10 @@ static bool curl_retryable(CURLcode rc)
  * attempt. A stalled one is retried like a broken connection. */
 static bool transfer_error(const struct exchange *x, CURLcode cc, const char *url, struct crix_err **err)
 {
-	if (x->stalled) {
-		crix_err_make(err, ETIMEDOUT, "%s: stalled: less than %u bytes/s for %u s", url, x->min_speed,
-			      x->stall_timeout);
+	if (x->stalled) { /* ETIMEDOUT without its "Connection timed out" */
+		crix_err_make(err, 0, "%s: stalled: less than %u bytes/s for %u s", url, x->min_speed, x->stall_timeout);
+		if (err != NULL && *err != NULL)
+			(*err)->errnum = ETIMEDOUT;
 		return true;
 	}
 	crix_err_make(err, curl_errno(cc), "%s: %s", url, curl_easy_strerror(cc));
