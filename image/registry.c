@@ -402,17 +402,17 @@ static bool curl_retryable(CURLcode rc)
 	}
 }
 
-/* The error of a transfer that failed (cc != CURLE_OK) on url; true when worth another
- * attempt. A stalled one is retried like a broken connection. */
-static bool transfer_error(const struct exchange *x, CURLcode cc, const char *url, struct crix_err **err)
+/* The error of a transfer that failed (cc != CURLE_OK), after "what: "; true when worth
+ * another attempt. A stalled one is retried like a broken connection. */
+static bool transfer_error(const struct exchange *x, CURLcode cc, const char *what, struct crix_err **err)
 {
 	if (x->stalled) { /* ETIMEDOUT without its "Connection timed out" */
-		crix_err_make(err, 0, "%s: stalled: less than %u bytes/s for %u s", url, x->min_speed, x->stall_timeout);
+		crix_err_make(err, 0, "%s: stalled: less than %u bytes/s for %u s", what, x->min_speed, x->stall_timeout);
 		if (err != NULL && *err != NULL)
 			(*err)->errnum = ETIMEDOUT;
 		return true;
 	}
-	crix_err_make(err, curl_errno(cc), "%s: %s", url, curl_easy_strerror(cc));
+	crix_err_make(err, curl_errno(cc), "%s: %s", what, curl_easy_strerror(cc));
 	return curl_retryable(cc);
 }
 
@@ -505,6 +505,9 @@ static int fetch_token(struct img_client *c, const char *realm, const char *serv
 	_cleanup_free_ char *key = NULL;
 	if (asprintf(&key, "%s\n%s\n%s", realm, scope ? scope : "", cr && cr->username ? cr->username : "") < 0)
 		return crix_err_make(err, ENOMEM, "token");
+	_cleanup_free_ char *what = NULL; /* for messages */
+	if (asprintf(&what, "token from %s", realm) < 0)
+		return crix_err_make(err, ENOMEM, "token");
 	/* the store's owner keeps tokens across pulls */
 	if ((*out = c->host->token_get(c->host->arg, key)) != NULL)
 		return 0;
@@ -545,7 +548,7 @@ static int fetch_token(struct img_client *c, const char *realm, const char *serv
 		exchange_reset(&x);
 		crix_err_free(err);
 		cc = perform(s, &rq, &x);
-		bool retry = cc != CURLE_OK ? transfer_error(&x, cc, realm, err) : (x.status == 429 || x.status >= 500);
+		bool retry = cc != CURLE_OK ? transfer_error(&x, cc, what, err) : (x.status == 429 || x.status >= 500);
 		if (!retry || attempt + 1 == MAX_ATTEMPTS)
 			break;
 		usleep((200u << attempt) * 1000);
@@ -553,7 +556,7 @@ static int fetch_token(struct img_client *c, const char *realm, const char *serv
 	if (post)
 		OPENSSL_cleanse(post, strlen(post));
 	if (cc != CURLE_OK) {
-		rc = crix_err_wrap(err, "token");
+		rc = -1; /* transfer_error said why */
 	} else if (x.status < 200 || x.status >= 300) {
 		status_error(&x, err);
 		rc = crix_err_wrap(err, "token from %s", realm);
