@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 static inline void crix_freep(void *p) { free(*(void **)p); }
+/* The close helpers keep errno: a cleanup runs after the return value is computed, and a
+ * caller may read the errno of the failure that made the function return. */
 static inline void crix_closep(int *fd)
 {
 	if (*fd >= 0) {
@@ -19,13 +21,19 @@ static inline void crix_closep(int *fd)
 }
 static inline void crix_fclosep(FILE **f)
 {
-	if (*f != NULL)
+	if (*f != NULL) {
+		int saved = errno;
 		fclose(*f);
+		errno = saved;
+	}
 }
 static inline void crix_closedirp(DIR **d)
 {
-	if (*d != NULL)
+	if (*d != NULL) {
+		int saved = errno;
 		closedir(*d);
+		errno = saved;
+	}
 }
 /* Frees a NULL-terminated array of strings and the array. */
 static inline void crix_strvfreep(char ***v)

@@ -47,13 +47,17 @@ int crix_write_file_atomic(const char *path, const void *data, size_t len, mode_
 			   enum crix_write_mode how, struct crix_err **err)
 {
 	_cleanup_free_ char *tmp = NULL;
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+		tmp = NULL; /* undefined after a failure */
 		return crix_err_make(err, ENOMEM, "write %s", path);
+	}
 	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return crix_err_make(err, errno, "create temp file for %s", path);
 	bool durable = how == CRIX_WRITE_DURABLE;
-	if (fchmod(fd, mode) < 0 || crix_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
+	/* close() can report a write error the kernel deferred (NFS, a full quota). */
+	if (fchmod(fd, mode) < 0 || crix_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0) ||
+	    close(steal_fd(fd)) < 0) {
 		int saved = errno;
 		unlink(tmp);
 		return crix_err_make(err, saved, "write %s", tmp);
@@ -111,6 +115,7 @@ static int sweep_dir(int dfd, const char *path, int depth, struct crix_err **err
 				return crix_err_make(err, errno, "open %s/%s", path, e->d_name);
 			_cleanup_free_ char *subpath = NULL;
 			if (asprintf(&subpath, "%s/%s", path, e->d_name) < 0) {
+				subpath = NULL;
 				close(sub);
 				return crix_err_make(err, ENOMEM, "sweep %s", path);
 			}

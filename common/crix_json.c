@@ -174,25 +174,10 @@ int crix_json_strv(struct json_object *obj, const char *path, const char *key, c
 	return 1;
 }
 
-void crix_json_put(struct json_object *obj, const char *key, struct json_object *val)
-{
-	if (val == NULL)
-		json_object_object_del(obj, key);
-	else
-		json_object_object_add(obj, key, val);
-}
-
-struct json_object *crix_json_new_string_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
 struct json_object *crix_json_new_strv(char *const *v)
 {
-	if (v == NULL)
-		return NULL;
 	struct json_object *arr = json_object_new_array();
-	for (; arr != NULL && *v != NULL; v++) {
+	for (; arr != NULL && v != NULL && *v != NULL; v++) {
 		struct json_object *e = json_object_new_string(*v);
 		if (e == NULL || json_object_array_add(arr, e) < 0) {
 			json_object_put(e);

@@ -40,12 +40,12 @@ int crix_json_int32(struct json_object *obj, const char *path, const char *key, 
 int crix_json_strv(struct json_object *obj, const char *path, const char *key, char ***out,
 		  struct crix_err **err);
 
-/* Emit helpers: set key (replacing), or delete it when val is NULL. Takes val's reference. */
-void crix_json_put(struct json_object *obj, const char *key, struct json_object *val);
-struct json_object *crix_json_new_string_or_null(const char *s);
-struct json_object *crix_json_new_strv(char *const *v); /* NULL for a NULL list or out of memory */
-/* The object under key in base, or a new one; always a new reference (a child of base is
- * detached so the caller can re-add it). */
+/* Emit helpers; each returns a new reference, NULL only when an allocation failed (give it to
+ * crix_json_add, which reports that). */
+/* The strings of v as an array (an empty one for a NULL list). */
+struct json_object *crix_json_new_strv(char *const *v);
+/* The object under key in base, or a new one (a child of base is detached so the caller can
+ * re-add it). */
 struct json_object *crix_json_take_object(struct json_object *base, const char *key);
 /* Element i of the array under key in base when base's array has exactly n elements, else a
  * new object: keeps unknown fields of list entries while the list is unchanged in length. NULL

@@ -50,8 +50,8 @@ int crix_json_keep_unknown(struct json_object *obj, const char *const *known,
 			continue;
 		if (*unknown == NULL && (*unknown = json_object_new_object()) == NULL)
 			return crix_err_make(err, ENOMEM, "keep unknown key %s", key);
-		if (json_object_object_add(*unknown, key, json_object_get(val)) < 0)
-			return crix_err_make(err, ENOMEM, "keep unknown key %s", key);
+		if (crix_json_add(*unknown, key, json_object_get(val), err) < 0)
+			return crix_err_wrap(err, "keep unknown key");
 	}
 	return 0;
 }

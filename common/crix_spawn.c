@@ -50,8 +50,12 @@ int crix_spawn(const struct crix_spawn_opts *opts, pid_t *pid, struct crix_err *
 			child_fail(report_wr, errno);
 		/* Lift every source fd above the target range first so dup2 cannot clobber one. */
 		int floor = 3 + (int)opts->n_extra_fds;
-		if (report_wr < floor + 3)
-			report_wr = move_fd_above(report_wr, floor + 3);
+		if (report_wr < floor + 3) {
+			int moved = move_fd_above(report_wr, floor + 3);
+			if (moved < 0)
+				child_fail(report_wr, errno);
+			report_wr = moved;
+		}
 		int std_src[3] = {opts->stdin_fd, opts->stdout_fd, opts->stderr_fd};
 		for (int i = 0; i < 3; i++) {
 			if (std_src[i] < 0) {
@@ -124,7 +128,9 @@ int crix_helper_path(const char *name, char **out, struct crix_err **err)
 		return crix_err_make(err, errno, "helper %s: readlink /proc/self/exe", name);
 	self[n] = '\0';
 	const char *prefix = dirname(dirname(self)); /* <prefix>/bin/crixd */
-	if (asprintf(out, "%s/libexec/crix/%s", strcmp(prefix, "/") ? prefix : "", name) < 0)
+	if (asprintf(out, "%s/libexec/crix/%s", strcmp(prefix, "/") ? prefix : "", name) < 0) {
+		*out = NULL; /* undefined after a failure */
 		return crix_err_make(err, ENOMEM, "helper %s", name);
+	}
 	return 0;
 }

@@ -80,8 +80,7 @@ static struct img_image *image_dup(const struct img_image *src)
 /* key: the list v (an empty list for a NULL one); -1 when out of memory. */
 static int add_strv(json_object *o, const char *key, char *const *v)
 {
-	char *const none[] = {NULL};
-	return crix_json_add(o, key, crix_json_new_strv(v ? v : none), NULL);
+	return crix_json_add(o, key, crix_json_new_strv(v), NULL);
 }
 
 json_object *img_record_to_json(const struct img_record *r)

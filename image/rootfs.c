@@ -87,12 +87,11 @@ static int rootfs_rec_save(struct img_store *s, const char *id, const char *imag
 	_cleanup_free_ char *path = NULL;
 	if (img_path_container(s, id, IMG_CONTAINER_ROOTFS, &path, err) < 0)
 		return -1;
-	char *const none[] = {NULL};
 	json_object *o = json_object_new_object();
 	int rc = o ? 0 : crix_err_make(err, ENOMEM, "rootfs record");
 	if (rc == 0 && (crix_json_add(o, "image", json_object_new_string(image_id), err) < 0 ||
 			crix_json_add(o, "target", json_object_new_string(target), err) < 0 ||
-			crix_json_add(o, "layers", crix_json_new_strv(layers->v ? layers->v : none), err) < 0))
+			crix_json_add(o, "layers", crix_json_new_strv(layers->v), err) < 0))
 		rc = -1;
 	const char *text = rc == 0 ? json_object_to_json_string(o) : NULL;
 	if (rc == 0 && text == NULL)

@@ -68,22 +68,31 @@ char *oci_state_path(const struct oci_state *st, const char *name)
 int oci_state_write(const struct oci_state *st, struct crix_err **err)
 {
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "id", json_object_new_string(st->id));
-	json_object_object_add(o, "pid", json_object_new_int(st->pid));
-	json_object_object_add(o, "pidStart", json_object_new_uint64(st->pid_start));
-	crix_json_put(o, "bundle", crix_json_new_string_or_null(st->bundle));
-	crix_json_put(o, "rootfs", crix_json_new_string_or_null(st->rootfs));
-	crix_json_put(o, "created", crix_json_new_string_or_null(st->created));
-	crix_json_put(o, "cgroupsPath", crix_json_new_string_or_null(st->cgroups_path));
-	json_object_object_add(o, "cgroupNamespace", json_object_new_boolean(st->cgroup_ns));
-	if (st->annotations != NULL)
-		json_object_object_add(o, "annotations", json_object_get(st->annotations));
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (o == NULL)
+		return crix_err_make(err, ENOMEM, "state of %s", st->id);
+	/* Those not known yet are left out. */
+	const struct {
+		const char *key, *value;
+	} strings[] = {{"bundle", st->bundle}, {"rootfs", st->rootfs}, {"created", st->created},
+		       {"cgroupsPath", st->cgroups_path}};
+	int r = crix_json_add(o, "id", json_object_new_string(st->id), err) < 0 ||
+			crix_json_add(o, "pid", json_object_new_int(st->pid), err) < 0 ||
+			crix_json_add(o, "pidStart", json_object_new_uint64(st->pid_start), err) < 0 ||
+			crix_json_add(o, "cgroupNamespace", json_object_new_boolean(st->cgroup_ns), err) < 0 ||
+			(st->annotations != NULL &&
+			 crix_json_add(o, "annotations", json_object_get(st->annotations), err) < 0)
+		? -1
+		: 0;
+	for (size_t i = 0; r == 0 && i < sizeof(strings) / sizeof(strings[0]); i++)
+		if (strings[i].value != NULL)
+			r = crix_json_add(o, strings[i].key, json_object_new_string(strings[i].value), err);
+	const char *text = r == 0 ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
 	_cleanup_free_ char *path = oci_state_path(st, "state.json");
-	int r = path ? crix_write_file_atomic(path, text, strlen(text), 0600, CRIX_WRITE_VOLATILE, err)
-		     : crix_err_make(err, ENOMEM, "state path");
+	if (r == 0)
+		r = text && path ? crix_write_file_atomic(path, text, strlen(text), 0600, CRIX_WRITE_VOLATILE, err)
+				 : crix_err_make(err, ENOMEM, "state of %s", st->id);
 	json_object_put(o);
-	return r;
+	return r < 0 ? crix_err_wrap(err, "write the state of %s", st->id) : 0;
 }
 
 void oci_state_free(struct oci_state *st)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,15 +19,8 @@
 #include "crix_spawn.h"
 #include "crix_strv.h"
 
-static int failures;
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: %s: check failed: %s\n", __FILE__, __LINE__, __func__, \
-				#cond);                                                            \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
+#include "check.h"
+#include "json_fail.h"
 
 static char tmpdir[] = "/tmp/crix-common-XXXXXX";
 
@@ -294,6 +288,115 @@ static void test_spawn(void)
 	CHECK(err->errnum == ENOENT && strstr(err->msg, "/nonexistent/program") != NULL);
 }
 
+/* A child that cannot lay out its fds (here: fd numbers above RLIMIT_NOFILE) reports why, even
+ * when the report pipe itself cannot be moved out of the way: crix_spawn fails, rather than
+ * returning a child that exited 127 unexplained. Run in a process of its own for the limit. */
+static void test_spawn_fd_layout_failure(void)
+{
+	pid_t tester = fork();
+	CHECK(tester >= 0);
+	if (tester == 0) {
+		struct rlimit lim = {.rlim_cur = 16, .rlim_max = 16};
+		int extra[20];
+		for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+			extra[i] = 2;
+		char *const argv[] = {"true", NULL};
+		struct crix_spawn_opts opts = {.path = "true", .argv = argv, .stdin_fd = -1, .stdout_fd = -1,
+					       .stderr_fd = -1, .extra_fds = extra,
+					       .n_extra_fds = sizeof(extra) / sizeof(extra[0])};
+		struct crix_err *err = NULL;
+		pid_t pid = 0;
+		if (setrlimit(RLIMIT_NOFILE, &lim) < 0)
+			_exit(2);
+		int r = crix_spawn(&opts, &pid, &err);
+		_exit(r < 0 && err != NULL && err->errnum == EINVAL ? 0 : 1);
+	}
+	int status = 0;
+	CHECK(crix_wait(tester, &status) == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* The JSON emit helpers under json-c allocation failures (json_fail.h): each failed call is
+ * an ENOMEM error or a NULL the caller reports, never a document missing a member or a leak. */
+static int new_strv_op(void *arg, struct crix_err **err)
+{
+	struct json_object *arr = crix_json_new_strv(arg);
+	if (arr == NULL)
+		return crix_err_make(err, ENOMEM, "new strv");
+	int r = json_object_array_length(arr) == 3 ? 0 : crix_err_make(err, EINVAL, "short array");
+	json_object_put(arr);
+	return r;
+}
+
+static const char *const known_keys[] = {"known", NULL};
+
+static int keep_unknown_op(void *arg, struct crix_err **err)
+{
+	struct json_object *unknown = NULL;
+	int r = crix_json_keep_unknown(arg, known_keys, &unknown, err);
+	if (r == 0 && json_object_object_length(unknown) != 2)
+		r = crix_err_make(err, EINVAL, "unknown keys lost");
+	json_object_put(unknown);
+	return r;
+}
+
+static int add_unknown_op(void *arg, struct crix_err **err)
+{
+	struct json_object *out = json_object_new_object();
+	if (out == NULL)
+		return crix_err_make(err, ENOMEM, "out");
+	int r = crix_json_add_unknown(out, arg, err);
+	if (r == 0 && json_object_object_length(out) != 3)
+		r = crix_err_make(err, EINVAL, "unknown keys lost");
+	json_object_put(out);
+	return r;
+}
+
+/* A list entry copied from the old document (element_base) and a missing object made anew
+ * (take_object), each re-added. */
+static int reopen_op(void *arg, struct crix_err **err)
+{
+	struct json_object *list = NULL;
+	json_object_object_get_ex(arg, "list", &list);
+	struct json_object *out = json_object_new_object();
+	if (out == NULL)
+		return crix_err_make(err, ENOMEM, "out");
+	int r = crix_json_add(out, "entry", crix_json_element_base(list, 2, 1), err);
+	if (r == 0)
+		r = crix_json_add(out, "fresh", crix_json_take_object(arg, "absent"), err);
+	json_object_put(out);
+	return r;
+}
+
+static void test_json_allocation_failures(void)
+{
+	char *const v[] = {"a", "b", "c", NULL};
+	/* The new array and, per string, its allocation and its append. */
+	CHECK(json_fail_each("crix_json_new_strv", new_strv_op, (void *)v) == 7);
+	struct json_object *empty = crix_json_new_strv(NULL);
+	CHECK(empty != NULL && json_object_is_type(empty, json_type_array) &&
+	      json_object_array_length(empty) == 0);
+	json_object_put(empty);
+
+	struct json_object *doc = json_tokener_parse(
+		"{\"known\": 1, \"x-a\": {\"deep\": [1, 2]}, \"x-b\": \"s\", \"x-c\": true,"
+		" \"list\": [{\"a\": 1}, {\"b\": [2]}]}");
+	CHECK(doc != NULL);
+	struct json_object *unknown = json_tokener_parse("{\"x-a\": [1, {\"y\": 2}], \"x-b\": \"s\", \"x-c\": 3}");
+	CHECK(unknown != NULL);
+	struct json_object *small = json_tokener_parse("{\"known\": 1, \"x-a\": [1], \"x-b\": {}}");
+	CHECK(small != NULL);
+	/* The unknown object, then one add per unknown key; each failed add drops its reference. */
+	CHECK(json_fail_each("crix_json_keep_unknown", keep_unknown_op, small) == 3);
+	/* A copy and an add per key. */
+	CHECK(json_fail_each("crix_json_add_unknown", add_unknown_op, unknown) == 7);
+	CHECK(json_fail_each("element_base and take_object", reopen_op, doc) == 5);
+	/* The parsed documents are as they were: nothing was moved out of them. */
+	CHECK(json_object_object_length(small) == 3 && json_object_object_length(unknown) == 3);
+	json_object_put(small);
+	json_object_put(unknown);
+	json_object_put(doc);
+}
+
 /* This test runs as <build>/test/unit/common/test_common: its "prefix" is <build>/test/unit. */
 static void test_helper_path(void)
 {
@@ -352,6 +455,8 @@ int main(void)
 	test_paths();
 	test_mkdir_and_remove();
 	test_spawn();
+	test_spawn_fd_layout_failure();
+	test_json_allocation_failures();
 	test_helper_path();
 	test_strv();
 	_cleanup_err_ struct crix_err *err = NULL;
