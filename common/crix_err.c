@@ -5,14 +5,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The error given when the error itself cannot be allocated: callers read (*err)->errnum
+ * after a failure, so *err is never left NULL. One per thread, never freed or rewritten. */
+static char out_of_memory_text[] = "out of memory";
+static _Thread_local struct crix_err out_of_memory;
+
 int crix_err_makev(struct crix_err **err, int errnum, const char *fmt, va_list ap)
 {
 	if (err == NULL)
 		return -1;
 	crix_err_free(err);
 	struct crix_err *e = calloc(1, sizeof(*e));
-	if (e == NULL)
+	if (e == NULL) {
+		out_of_memory = (struct crix_err){.errnum = ENOMEM, .msg = out_of_memory_text};
+		*err = &out_of_memory;
 		return -1;
+	}
 	char *text = NULL;
 	if (vasprintf(&text, fmt, ap) < 0)
 		text = NULL;
@@ -40,7 +48,7 @@ int crix_err_make(struct crix_err **err, int errnum, const char *fmt, ...)
 
 int crix_err_wrap(struct crix_err **err, const char *fmt, ...)
 {
-	if (err == NULL || *err == NULL)
+	if (err == NULL || *err == NULL || *err == &out_of_memory)
 		return -1;
 	char *ctx = NULL;
 	va_list ap;
@@ -63,6 +71,10 @@ void crix_err_free(struct crix_err **err)
 {
 	if (err == NULL || *err == NULL)
 		return;
+	if (*err == &out_of_memory) {
+		*err = NULL;
+		return;
+	}
 	free((*err)->msg);
 	free(*err);
 	*err = NULL;

@@ -11,7 +11,9 @@ struct crix_err {
 	char *msg;  /* "context: context: cause: strerror" */
 };
 
-/* Sets *err (freeing any previous error) and returns -1. errnum 0 means "no errno". */
+/* Sets *err (freeing any previous error) and returns -1. errnum 0 means "no errno". When the
+ * error cannot be allocated, *err is a static "out of memory" (ENOMEM) that crix_err_free
+ * clears and crix_err_wrap leaves unchanged. */
 int crix_err_make(struct crix_err **err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int crix_err_makev(struct crix_err **err, int errnum, const char *fmt, va_list ap);

@@ -2,6 +2,7 @@
  * of each kind, spawning. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,36 @@ static void test_err_make_and_wrap(void)
 	CHECK(strcmp(crix_err_msg(NULL), "unknown error") == 0);
 	/* A NULL out-parameter is allowed: the caller does not want details. */
 	CHECK(crix_err_make(NULL, EIO, "ignored") == -1);
+}
+
+/* calloc, wrapped for crix_common's calls (test/unit/common/CMakeLists.txt): fails while set. */
+static bool fail_calloc;
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return fail_calloc ? NULL : __real_calloc(n, size);
+}
+
+/* An error that cannot be allocated is still an error: ENOMEM, never a NULL *err that a caller
+ * reading err->errnum would dereference. */
+static void test_err_out_of_memory(void)
+{
+	struct crix_err *err = NULL;
+	fail_calloc = true;
+	int r = crix_err_make(&err, ENOENT, "open %s", "/x");
+	fail_calloc = false;
+	CHECK(r == -1 && err != NULL);
+	if (err == NULL)
+		return;
+	CHECK(err->errnum == ENOMEM && strcmp(crix_err_msg(err), "out of memory") == 0);
+	CHECK(crix_err_wrap(&err, "pull %s", "busybox") == -1 && err->errnum == ENOMEM);
+	CHECK(strcmp(crix_err_msg(err), "out of memory") == 0);
+	crix_err_free(&err);
+	CHECK(err == NULL);
+	/* The next error is allocated again. */
+	CHECK(crix_err_make(&err, EIO, "read") == -1 && err != NULL && err->errnum == EIO);
+	crix_err_free(&err);
 }
 
 static void test_atomic_write_and_read(void)
@@ -449,6 +480,7 @@ int main(void)
 		return 1;
 	}
 	test_err_make_and_wrap();
+	test_err_out_of_memory();
 	test_atomic_write_and_read();
 	test_record_read();
 	test_sweep_temp_files();
