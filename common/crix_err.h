@@ -9,6 +9,8 @@
 struct crix_err {
 	int errnum; /* errno of the cause, 0 if none */
 	char *msg;  /* "context: context: cause: strerror" */
+	int kind;   /* what kind of failure, as the component that made it classifies them (0: none);
+		     * crix_err_wrap keeps it */
 };
 
 /* Sets *err (freeing any previous error) and returns -1. errnum 0 means "no errno". When the

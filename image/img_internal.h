@@ -103,6 +103,25 @@ int img_path_lock(struct img_store *s, const char *key, char **out, struct crix_
 /* tmp/<prefix>-XXXXXX: a template for mkostemp or mkdtemp (prefix is the caller's constant) */
 int img_path_tmp(struct img_store *s, const char *prefix, char **out, struct crix_err **err);
 
+/* ---- kinds of failure (img_err.c): in crix_err.kind, and in crix-pull's error message ---- */
+enum img_err_kind {
+	IMG_ERR_OTHER = 0,
+	IMG_ERR_RETRYABLE,   /* the transfer broke or the registry was busy: another attempt may work */
+	IMG_ERR_AUTH,        /* the registry refused us (401, 403) */
+	IMG_ERR_NOT_FOUND,   /* no such manifest, blob or platform */
+	IMG_ERR_CORRUPT,     /* content that does not match its digest or size; a layer refused */
+	IMG_ERR_UNSUPPORTED, /* a format crix does not pull */
+	IMG_ERR_CANCELLED,
+	IMG_ERR_PROTOCOL,    /* a registry or crix-pull said something that makes no sense */
+};
+/* crix_err_make with a kind. */
+int img_err(struct crix_err **err, enum img_err_kind kind, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+enum img_err_kind img_err_kind(const struct crix_err *e);
+const char *img_err_kind_name(enum img_err_kind kind);
+/* The kind named name, or -1. */
+int img_err_kind_parse(const char *name);
+
 /* ---- digests and blobs (blob.c) ---- */
 /* NULL, or anything but "sha256:" + 64 lowercase hex digits, is EINVAL. */
 int img_digest_check(const char *digest, struct crix_err **err);
@@ -180,11 +199,18 @@ int img_collect_garbage(struct img_store *s, struct crix_err **err);
 enum img_compression { IMG_COMP_NONE, IMG_COMP_GZIP, IMG_COMP_ZSTD };
 /* The compression a layer media type declares; -1 for an unsupported type. */
 int img_media_compression(const char *media_type);
+/* Who marks an opaque directory for overlayfs (trusted.overlay.opaque, which needs
+ * CAP_SYS_ADMIN): mark(arg, dir, rel) for the directory rel below dir ("": dir itself). */
+struct img_opaque_marker {
+	int (*mark)(void *arg, const char *dir, const char *rel, struct crix_err **err);
+	void *arg;
+};
 /* Unpacks the layer read from fd into dir (an existing empty directory), converting
- * whiteouts for overlayfs; every entry stays inside dir. The decompressed stream's digest is
- * returned in diff_id; *unpacked_size gets the bytes of file content written. */
-int img_unpack(int fd, enum img_compression comp, const char *dir, char *diff_id, uint64_t *unpacked_size,
-	       struct crix_err **err);
+ * whiteouts for overlayfs (opaque directories marked by marker; NULL: by this process);
+ * every entry stays inside dir. The decompressed stream's digest is returned in diff_id;
+ * *unpacked_size gets the bytes of file content written. */
+int img_unpack(int fd, enum img_compression comp, const char *dir, const struct img_opaque_marker *marker,
+	       char *diff_id, uint64_t *unpacked_size, struct crix_err **err);
 
 /* ---- registry client (registry.c) ---- */
 struct img_endpoint {
@@ -246,11 +272,13 @@ int img_error_from_json(json_object *o, struct crix_err **err);
 
 /* ---- the pull crix-pull runs (fetch.c) ---- */
 /* What a pull needs of the store's owner: pins of the blobs and layers it is about to fetch
- * (against garbage collection, held until the pull ends), the commit of its record (taken),
- * and the registry tokens it keeps across pulls (img_token_get/img_token_put). Called from
- * any of the pull's threads. */
+ * (against garbage collection, held until the pull ends), its record (taken; crix-pull sends
+ * it with its last message, the owner checks and commits it), and the registry tokens it
+ * keeps across pulls (img_token_get/img_token_put). Called from any of the pull's threads. */
 struct img_pull_host {
 	int (*pin)(void *arg, const struct crix_strv *keys, struct crix_err **err);
+	/* marks an opaque directory of a layer being unpacked (img_opaque_marker) */
+	int (*mark_opaque)(void *arg, const char *dir, const char *rel, struct crix_err **err);
 	int (*commit)(void *arg, struct img_record *rec, struct crix_err **err);
 	char *(*token_get)(void *arg, const char *key);
 	void (*token_put)(void *arg, const char *key, const char *value, long expires_in);
@@ -258,6 +286,22 @@ struct img_pull_host {
 };
 int img_fetch(struct img_store *s, const char *ref, const struct img_auth *auth, const struct img_pull_ctl *ctl,
 	      const struct img_pull_host *host, char **image_id, struct crix_err **err);
+
+/* ---- what crix-pull reports, checked (pull_check.c) ---- */
+/* The chain id of the layer diff_id on the layers whose chain id is parent (NULL: none);
+ * -1 when OpenSSL fails. */
+int img_chain_id(const char *parent, const char *diff_id, char *out);
+/* The record crix-pull made for a pull of ref, as a record if it is one such a pull makes
+ * (its config's digest is its id, its layers are the config's and in the store, its names
+ * are ref's, ...); else an EPROTO error naming the member. */
+int img_record_check(struct img_store *s, json_object *o, const struct img_ref *ref, struct img_record **out,
+		     struct crix_err **err);
+
+/* openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) of path below dirfd, close-on-exec. */
+int img_open_beneath(int dirfd, const char *path, int flags);
+/* Marks rel (below dir; "": dir) opaque for crix-pull, if dir is the diff/ of a layer being
+ * unpacked under the store's tmp/ and rel stays below it. */
+int img_mark_opaque_for_pull(struct img_store *s, const char *dir, const char *rel, struct crix_err **err);
 
 /* ---- rootfs (rootfs.c) ---- */
 int img_rootfs_load(struct img_store *s, struct crix_err **err);

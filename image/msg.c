@@ -74,7 +74,7 @@ int img_msg_recv(int fd, json_object **out, struct crix_err **err)
 				     rc == 0 ? ": connection closed" : "");
 	size_t len = ntohl(head);
 	if (len > IMG_MAX_MSG)
-		return crix_err_make(err, EMSGSIZE, "receive message: %zu bytes", len);
+		return img_err(err, IMG_ERR_PROTOCOL, EMSGSIZE, "receive message: %zu bytes", len);
 	_cleanup_free_ char *text = malloc(len + 1);
 	if (text == NULL)
 		return crix_err_make(err, ENOMEM, "receive message");
@@ -90,7 +90,7 @@ int img_msg_recv(int fd, json_object **out, struct crix_err **err)
 	OPENSSL_cleanse(text, len); /* credentials and tokens travel this way */
 	if (o == NULL || !complete || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		return crix_err_make(err, EPROTO, "receive message: not a JSON object");
+		return img_err(err, IMG_ERR_PROTOCOL, EPROTO, "receive message: not a JSON object");
 	}
 	*out = o;
 	return 0;

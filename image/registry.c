@@ -104,7 +104,7 @@ static bool cancelled(const struct img_pull_ctl *ctl)
 int img_client_check_cancel(const struct img_client *c, struct crix_err **err)
 {
 	if (cancelled(c->ctl))
-		return crix_err_make(err, ECANCELED, "cancelled");
+		return img_err(err, IMG_ERR_CANCELLED, ECANCELED, "cancelled");
 	return 0;
 }
 
@@ -402,17 +402,23 @@ static bool curl_retryable(CURLcode rc)
 	}
 }
 
+static enum img_err_kind curl_kind(CURLcode rc)
+{
+	return rc == CURLE_ABORTED_BY_CALLBACK ? IMG_ERR_CANCELLED : curl_retryable(rc) ? IMG_ERR_RETRYABLE : IMG_ERR_OTHER;
+}
+
 /* The error of a transfer that failed (cc != CURLE_OK), after "what: "; true when worth
  * another attempt. A stalled one is retried like a broken connection. */
 static bool transfer_error(const struct exchange *x, CURLcode cc, const char *what, struct crix_err **err)
 {
 	if (x->stalled) { /* ETIMEDOUT without its "Connection timed out" */
-		crix_err_make(err, 0, "%s: stalled: less than %u bytes/s for %u s", what, x->min_speed, x->stall_timeout);
+		img_err(err, IMG_ERR_RETRYABLE, 0, "%s: stalled: less than %u bytes/s for %u s", what, x->min_speed,
+			x->stall_timeout);
 		if (err != NULL && *err != NULL)
 			(*err)->errnum = ETIMEDOUT;
 		return true;
 	}
-	crix_err_make(err, curl_errno(cc), "%s: %s", what, curl_easy_strerror(cc));
+	img_err(err, curl_kind(cc), curl_errno(cc), "%s: %s", what, curl_easy_strerror(cc));
 	return curl_retryable(cc);
 }
 
@@ -432,12 +438,16 @@ static int status_error(struct exchange *x, struct crix_err **err)
 		: (x->status == 401 || x->status == 403) ? EACCES
 		: (x->status == 429 || x->status >= 500) ? EAGAIN
 							   : EPROTO;
+	enum img_err_kind kind = x->status == 404				 ? IMG_ERR_NOT_FOUND
+				 : (x->status == 401 || x->status == 403) ? IMG_ERR_AUTH
+				 : (x->status == 429 || x->status >= 500) ? IMG_ERR_RETRYABLE
+									  : IMG_ERR_PROTOCOL;
 	const char *fallback = x->status == 401   ? "unauthorized"
 			       : x->status == 403 ? "denied"
 			       : x->status == 404 ? "not found"
 			       : x->status == 429 ? "too many requests"
 						  : "unexpected HTTP status";
-	return crix_err_make(err, e, "%s (%ld)", msg && *msg ? msg : fallback, x->status);
+	return img_err(err, kind, e, "%s (%ld)", msg && *msg ? msg : fallback, x->status);
 }
 
 /* ---- auth ---- */
@@ -591,13 +601,13 @@ static int authorize(struct img_client *c, const char *challenge, char **authz, 
 	parse_challenge(challenge ? challenge : "", &scheme, &realm, &service, &scope);
 	if (scheme && strcasecmp(scheme, "Basic") == 0) {
 		if (cr == NULL || cr->username == NULL)
-			return crix_err_make(err, EACCES, "unauthorized: the registry wants credentials (401)");
+			return img_err(err, IMG_ERR_AUTH, EACCES, "unauthorized: the registry wants credentials (401)");
 		*authz = basic_header(cr);
 		return *authz ? 0 : crix_err_make(err, ENOMEM, "auth");
 	}
 	if (scheme == NULL || strcasecmp(scheme, "Bearer") != 0 || realm == NULL)
-		return crix_err_make(err, EACCES, "unauthorized: unsupported challenge \"%s\" (401)",
-				     scheme ? scheme : "");
+		return img_err(err, IMG_ERR_AUTH, EACCES, "unauthorized: unsupported challenge \"%s\" (401)",
+			       scheme ? scheme : "");
 	_cleanup_free_ char *token = NULL;
 	if (cr && cr->registry_token) {
 		token = strdup(cr->registry_token);

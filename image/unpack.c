@@ -5,12 +5,10 @@
  * outside the layer, and an entry that tries fails the unpack with its name in the error. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -20,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "crix_cleanup.h"
+#include "crix_log.h"
 #include "img_internal.h"
 
 #define READ_BLOCK (256u << 10)
@@ -60,6 +59,8 @@ struct dir_time {
 };
 
 struct unpacker {
+	const char *dir;
+	const struct img_opaque_marker *marker;
 	int root_fd;
 	struct archive *raw;
 	EVP_MD_CTX *md;
@@ -85,20 +86,13 @@ static la_ssize_t feed_tar(struct archive *a, void *arg, const void **out)
 	return n;
 }
 
-static long openat2_beneath(int dirfd, const char *path, int flags)
-{
-	struct open_how how = {.flags = (uint64_t)flags | O_CLOEXEC,
-			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-	return syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-}
-
 /* Cleans an archive path: strips "./" and duplicate slashes; absolute names and ".."
  * components are refused. "" means the layer root. */
 static int clean_name(struct unpacker *u, const char *entry, const char *name, char **out)
 {
 	const char *what = entry == name ? "path" : "hardlink target";
 	if (name[0] == '/')
-		return crix_err_make(u->err, EPERM, "layer entry \"%s\": %s \"%s\" is absolute", entry, what, name);
+		return img_err(u->err, IMG_ERR_CORRUPT, EPERM, "layer entry \"%s\": %s \"%s\" is absolute", entry, what, name);
 	char *c = malloc(strlen(name) + 1);
 	if (c == NULL)
 		return crix_err_make(u->err, ENOMEM, "unpack");
@@ -107,7 +101,7 @@ static int clean_name(struct unpacker *u, const char *entry, const char *name, c
 		size_t len = strcspn(p, "/");
 		if (len == 2 && p[0] == '.' && p[1] == '.') {
 			free(c);
-			return crix_err_make(u->err, EPERM, "layer entry \"%s\": %s \"%s\" leaves the layer (..)", entry,
+			return img_err(u->err, IMG_ERR_CORRUPT, EPERM, "layer entry \"%s\": %s \"%s\" leaves the layer (..)", entry,
 					     what, name);
 		}
 		if (len > 0 && !(len == 1 && p[0] == '.')) {
@@ -128,7 +122,7 @@ static int clean_name(struct unpacker *u, const char *entry, const char *name, c
 static int resolve_error(struct unpacker *u, const char *name, const char *what, int e)
 {
 	if (e == EXDEV || e == ELOOP)
-		return crix_err_make(u->err, EPERM, "layer entry \"%s\": %s resolves outside the layer", name, what);
+		return img_err(u->err, IMG_ERR_CORRUPT, EPERM, "layer entry \"%s\": %s resolves outside the layer", name, what);
 	return crix_err_make(u->err, e, "layer entry \"%s\": open %s", name, what);
 }
 
@@ -137,7 +131,7 @@ static int open_dir(struct unpacker *u, const char *name, const char *dir, bool 
 {
 	if (*dir == '\0')
 		return fcntl(u->root_fd, F_DUPFD_CLOEXEC, 3);
-	long fd = openat2_beneath(u->root_fd, dir, O_PATH | O_DIRECTORY);
+	long fd = img_open_beneath(u->root_fd, dir, O_PATH | O_DIRECTORY);
 	if (fd >= 0 || errno != ENOENT || !create) {
 		if (fd < 0)
 			return resolve_error(u, name, dir, errno);
@@ -151,7 +145,7 @@ static int open_dir(struct unpacker *u, const char *name, const char *dir, bool 
 			continue;
 		char saved = *p;
 		*p = '\0';
-		long d = openat2_beneath(u->root_fd, prefix, O_PATH | O_DIRECTORY);
+		long d = img_open_beneath(u->root_fd, prefix, O_PATH | O_DIRECTORY);
 		if (d < 0 && errno == ENOENT) {
 			char *slash = strrchr(prefix, '/');
 			_cleanup_close_ int parent = -1;
@@ -159,14 +153,14 @@ static int open_dir(struct unpacker *u, const char *name, const char *dir, bool 
 				parent = fcntl(u->root_fd, F_DUPFD_CLOEXEC, 3);
 			} else {
 				*slash = '\0';
-				parent = (int)openat2_beneath(u->root_fd, prefix, O_PATH | O_DIRECTORY);
+				parent = (int)img_open_beneath(u->root_fd, prefix, O_PATH | O_DIRECTORY);
 				*slash = '/';
 			}
 			if (parent < 0)
 				return resolve_error(u, name, prefix, errno);
 			if (mkdirat(parent, slash ? slash + 1 : prefix, 0755) < 0 && errno != EEXIST)
 				return crix_err_make(u->err, errno, "layer entry \"%s\": mkdir %s", name, prefix);
-			d = openat2_beneath(u->root_fd, prefix, O_PATH | O_DIRECTORY);
+			d = img_open_beneath(u->root_fd, prefix, O_PATH | O_DIRECTORY);
 		}
 		if (d < 0)
 			return resolve_error(u, name, prefix, errno);
@@ -234,7 +228,7 @@ static int write_data(struct unpacker *u, struct archive *tar, int fd, const cha
 		}
 	}
 	if (r != ARCHIVE_EOF)
-		return crix_err_make(u->err, archive_errno(tar) ? archive_errno(tar) : EIO,
+		return img_err(u->err, IMG_ERR_CORRUPT, archive_errno(tar) ? archive_errno(tar) : EIO,
 				     "layer entry \"%s\": read: %s", name, archive_error_string(tar));
 	if (ftruncate(fd, size) < 0) /* sparse tails */
 		return crix_err_make(u->err, errno, "layer entry \"%s\": truncate", name);
@@ -249,28 +243,44 @@ static int set_xattrs(struct unpacker *u, struct archive_entry *e, int fd, const
 	size_t len;
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &key, &val, &len) == ARCHIVE_OK) {
-		/* overlay's own attributes are ours to set (whiteouts), never a layer's */
-		if (strncmp(key, "trusted.overlay.", 16) == 0)
+		/* trusted.* (overlay's own among them) are the filesystem's, never a layer's; other
+		 * security.* than file capabilities are the build host's policy (SELinux, IMA) and
+		 * need CAP_SYS_ADMIN, which crix-pull does not hold */
+		if (strncmp(key, "trusted.", 8) == 0 ||
+		    (strncmp(key, "security.", 9) == 0 && strcmp(key, "security.capability") != 0)) {
+			crix_debug("layer entry \"%s\": xattr %s not kept", name, key);
 			continue;
+		}
 		if (fsetxattr(fd, key, val, len, 0) < 0)
 			return crix_err_make(u->err, errno, "layer entry \"%s\": set xattr %s", name, key);
 	}
 	return 0;
 }
 
-static int whiteout(struct unpacker *u, const char *name, int parent, const char *base)
+/* trusted.overlay.opaque needs CAP_SYS_ADMIN, which crix-pull does not have: its owner sets
+ * it (the marker); without a marker, this process. */
+static int mark_opaque(struct unpacker *u, const char *name, int parent, const char *dir)
 {
-	if (strcmp(base, ".wh..wh..opq") == 0) {
-		_cleanup_close_ int dfd = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 || fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-			return crix_err_make(u->err, errno, "layer entry \"%s\": mark directory opaque", name);
+	if (u->marker != NULL) {
+		if (u->marker->mark(u->marker->arg, u->dir, dir, u->err) < 0)
+			return crix_err_wrap(u->err, "layer entry \"%s\": mark directory opaque", name);
 		return 0;
 	}
+	_cleanup_close_ int dfd = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+		return crix_err_make(u->err, errno, "layer entry \"%s\": mark directory opaque", name);
+	return 0;
+}
+
+static int whiteout(struct unpacker *u, const char *name, int parent, const char *dir, const char *base)
+{
+	if (strcmp(base, ".wh..wh..opq") == 0)
+		return mark_opaque(u, name, parent, dir);
 	if (strncmp(base, ".wh..wh.", 8) == 0) /* aufs bookkeeping (.wh..wh.plnk ...) */
 		return 0;
 	const char *victim = base + 4;
 	if (*victim == '\0' || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0)
-		return crix_err_make(u->err, EPERM, "layer entry \"%s\": invalid whiteout", name);
+		return img_err(u->err, IMG_ERR_CORRUPT, EPERM, "layer entry \"%s\": invalid whiteout", name);
 	if (remove_at(parent, victim) < 0)
 		return crix_err_make(u->err, errno, "layer entry \"%s\": remove %s", name, victim);
 	if (mknodat(parent, victim, S_IFCHR | 0, makedev(0, 0)) < 0 ||
@@ -285,7 +295,7 @@ static int hardlink(struct unpacker *u, const char *name, int parent, const char
 	if (clean_name(u, name, target_name, &target) < 0)
 		return -1;
 	if (*target == '\0')
-		return crix_err_make(u->err, EPERM, "layer entry \"%s\": hardlink to the layer root", name);
+		return img_err(u->err, IMG_ERR_CORRUPT, EPERM, "layer entry \"%s\": hardlink to the layer root", name);
 	const char *tdir, *tbase;
 	split(target, &tdir, &tbase);
 	_cleanup_close_ int tparent = open_dir(u, name, tdir, false);
@@ -295,7 +305,7 @@ static int hardlink(struct unpacker *u, const char *name, int parent, const char
 	if (fstatat(tparent, tbase, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return crix_err_make(u->err, errno, "layer entry \"%s\": hardlink target \"%s\"", name, target_name);
 	if (S_ISDIR(st.st_mode))
-		return crix_err_make(u->err, EPERM, "layer entry \"%s\": hardlink to a directory", name);
+		return img_err(u->err, IMG_ERR_CORRUPT, EPERM, "layer entry \"%s\": hardlink to a directory", name);
 	if (linkat(tparent, tbase, parent, base, 0) < 0)
 		return crix_err_make(u->err, errno, "layer entry \"%s\": link to \"%s\"", name, target_name);
 	return 0;
@@ -305,7 +315,7 @@ static int entry(struct unpacker *u, struct archive *tar, struct archive_entry *
 {
 	const char *raw_name = archive_entry_pathname(e);
 	if (raw_name == NULL)
-		return crix_err_make(u->err, EINVAL, "layer entry without a name");
+		return img_err(u->err, IMG_ERR_CORRUPT, EINVAL, "layer entry without a name");
 	_cleanup_free_ char *path = NULL;
 	if (clean_name(u, raw_name, raw_name, &path) < 0)
 		return -1;
@@ -320,7 +330,7 @@ static int entry(struct unpacker *u, struct archive *tar, struct archive_entry *
 	if (parent < 0)
 		return -1;
 	if (strncmp(base, ".wh.", 4) == 0)
-		return whiteout(u, raw_name, parent, base);
+		return whiteout(u, raw_name, parent, dir, base);
 
 	const char *link = archive_entry_hardlink(e);
 	mode_t type = archive_entry_filetype(e);
@@ -357,7 +367,7 @@ static int entry(struct unpacker *u, struct archive *tar, struct archive_entry *
 			return crix_err_make(u->err, errno, "layer entry \"%s\": mknod", raw_name);
 		break;
 	default:
-		return crix_err_make(u->err, EINVAL, "layer entry \"%s\": unsupported file type 0%o", raw_name, type);
+		return img_err(u->err, IMG_ERR_CORRUPT, EINVAL, "layer entry \"%s\": unsupported file type 0%o", raw_name, type);
 	}
 	if ((type == AE_IFDIR || type == AE_IFREG) && fd < 0)
 		return crix_err_make(u->err, errno, "layer entry \"%s\": create", raw_name);
@@ -393,7 +403,7 @@ static int entry(struct unpacker *u, struct archive *tar, struct archive_entry *
 static int fix_dir_times(struct unpacker *u)
 {
 	for (size_t i = u->n_dirs; i-- > 0;) {
-		long fd = openat2_beneath(u->root_fd, u->dirs[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+		long fd = img_open_beneath(u->root_fd, u->dirs[i].path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 		if (fd < 0)
 			continue; /* replaced by a later entry */
 		struct timespec ts[2] = {u->dirs[i].mtime, u->dirs[i].mtime};
@@ -405,10 +415,10 @@ static int fix_dir_times(struct unpacker *u)
 	return 0;
 }
 
-int img_unpack(int fd, enum img_compression comp, const char *dir, char *diff_id, uint64_t *unpacked_size,
-	       struct crix_err **err)
+int img_unpack(int fd, enum img_compression comp, const char *dir, const struct img_opaque_marker *marker,
+	       char *diff_id, uint64_t *unpacked_size, struct crix_err **err)
 {
-	struct unpacker u = {.root_fd = -1, .err = err};
+	struct unpacker u = {.dir = dir, .marker = marker, .root_fd = -1, .err = err};
 	struct archive *tar = NULL;
 	struct archive_entry *e;
 	int rc = -1;
@@ -431,19 +441,19 @@ int img_unpack(int fd, enum img_compression comp, const char *dir, char *diff_id
 	archive_read_support_filter_zstd(u.raw);
 	archive_read_support_format_raw(u.raw);
 	if (archive_read_open_fd(u.raw, fd, READ_BLOCK) != ARCHIVE_OK || archive_read_next_header(u.raw, &e) != ARCHIVE_OK) {
-		crix_err_make(err, archive_errno(u.raw) ? archive_errno(u.raw) : EIO, "read layer: %s",
+		img_err(err, IMG_ERR_CORRUPT, archive_errno(u.raw) ? archive_errno(u.raw) : EIO, "read layer: %s",
 			      archive_error_string(u.raw));
 		goto out;
 	}
 	int filter = archive_filter_code(u.raw, 0);
 	int found = filter == ARCHIVE_FILTER_GZIP ? IMG_COMP_GZIP : filter == ARCHIVE_FILTER_ZSTD ? IMG_COMP_ZSTD : IMG_COMP_NONE;
 	if (found != (int)comp) {
-		crix_err_make(err, EINVAL, "layer is %s but its media type says %s", comp_name(found), comp_name(comp));
+		img_err(err, IMG_ERR_CORRUPT, EINVAL, "layer is %s but its media type says %s", comp_name(found), comp_name(comp));
 		goto out;
 	}
 	archive_read_support_format_tar(tar);
 	if (archive_read_open(tar, &u, NULL, feed_tar, NULL) != ARCHIVE_OK) {
-		crix_err_make(err, EINVAL, "read layer: %s", archive_error_string(tar));
+		img_err(err, IMG_ERR_CORRUPT, EINVAL, "read layer: %s", archive_error_string(tar));
 		goto out;
 	}
 	for (;;) {
@@ -451,7 +461,7 @@ int img_unpack(int fd, enum img_compression comp, const char *dir, char *diff_id
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			crix_err_make(err, archive_errno(tar) > 0 ? archive_errno(tar) : EINVAL, "read layer: %s",
+			img_err(err, IMG_ERR_CORRUPT, archive_errno(tar) > 0 ? archive_errno(tar) : EINVAL, "read layer: %s",
 				      archive_error_string(tar));
 			goto out;
 		}
@@ -462,7 +472,7 @@ int img_unpack(int fd, enum img_compression comp, const char *dir, char *diff_id
 	const void *dummy;
 	for (la_ssize_t n; (n = feed_tar(tar, &u, &dummy)) != 0;) {
 		if (n < 0) {
-			crix_err_make(err, EIO, "read layer: %s", archive_error_string(tar));
+			img_err(err, IMG_ERR_CORRUPT, EIO, "read layer: %s", archive_error_string(tar));
 			goto out;
 		}
 	}

@@ -282,16 +282,19 @@ class FakeRegistry:
     just proxies (credentials and challenges too), "plainjson" proxies with manifests typed application/json, "slow" proxies blobs at about `rate` bytes/s, "schema1" answers manifests
     with a Docker schema 1 manifest, "wrongdigest" answers a manifest asked for by digest with
     the repository's "v1" manifest, "cutblob" sends only half of the first `fail` blob
-    responses and closes the connection. Requested paths are in .paths; .most_blobs_at_once
-    is the most blob requests that were being answered at the same time.
+    responses and closes the connection, "blobstatus" proxies but answers blob `blob` with
+    `status` and the registry error `message`. Requested paths are in .paths;
+    .most_blobs_at_once is the most blob requests that were being answered at the same time.
 
     gate (a threading.Event): blob requests wait until it is set before they are answered;
     .held is how many are waiting."""
 
-    def __init__(self, mode, upstream=None, fail=2, rate=256 << 10, status=503, gate=None):
+    def __init__(self, mode, upstream=None, fail=2, rate=256 << 10, status=503, gate=None, blob=None,
+                 message=""):
         self.mode, self.upstream, self.fail, self.rate, self.status = mode, upstream, fail, rate, status
         self.gate = gate
         self.held = 0
+        self.blob, self.message = blob, message
         self.hits = 0
         self.paths = []
         self.blobs_now = self.most_blobs_at_once = 0
@@ -356,6 +359,9 @@ class FakeRegistry:
                 path = self.path
                 if fake.mode == "wrongdigest" and "/manifests/sha256:" in path:
                     path = path.split("/manifests/")[0] + "/manifests/v1"
+                if fake.mode == "blobstatus" and path.endswith("/blobs/%s" % fake.blob):
+                    return self.send(fake.status, json.dumps(
+                        {"errors": [{"code": "BLOB_UNKNOWN", "message": fake.message}]}).encode())
                 if fake.mode == "flaky" and fake.fail > 0:
                     fake.fail -= 1
                     return self.send(fake.status, b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}')
@@ -429,13 +435,15 @@ class FakeRegistry:
 # ---------------------------------------------------------------- images
 
 
-def entry(path, kind="file", data=b"", mode=None, uid=0, gid=0, link=None, mtime=1700000000):
-    """One tar member: kind file|dir|symlink|hardlink."""
+def entry(path, kind="file", data=b"", mode=None, uid=0, gid=0, link=None, mtime=1700000000, dev=None,
+          xattrs=None):
+    """One tar member: kind file|dir|symlink|hardlink|chardev (dev: (major, minor)); xattrs:
+    name -> bytes."""
     if isinstance(data, str):
         data = data.encode()
-    default = {"file": 0o644, "dir": 0o755, "symlink": 0o777, "hardlink": 0o644}[kind]
+    default = {"file": 0o644, "dir": 0o755, "symlink": 0o777, "hardlink": 0o644, "chardev": 0o666}[kind]
     return {"path": path, "kind": kind, "data": data, "mode": default if mode is None else mode, "uid": uid,
-            "gid": gid, "link": link, "mtime": mtime}
+            "gid": gid, "link": link, "mtime": mtime, "dev": dev, "xattrs": xattrs or {}}
 
 
 def busybox_entries(applets=("sh", "ls", "cat", "echo", "true", "id", "stat")):
@@ -463,8 +471,12 @@ def tar_bytes(entries):
                 ti.type, ti.linkname = tarfile.SYMTYPE, e["link"]
             elif e["kind"] == "hardlink":
                 ti.type, ti.linkname = tarfile.LNKTYPE, e["link"]
+            elif e["kind"] == "chardev":
+                ti.type, (ti.devmajor, ti.devminor) = tarfile.CHRTYPE, e["dev"]
             else:
                 ti.size = len(e["data"])
+            for name, value in e.get("xattrs", {}).items():  # libarchive's binary-safe form
+                ti.pax_headers["LIBARCHIVE.xattr." + urllib.parse.quote(name)] = base64.b64encode(value).decode()
             t.addfile(ti, io.BytesIO(e["data"]) if e["kind"] == "file" else None)
     return buf.getvalue()
 

@@ -2,12 +2,15 @@
 docker-registry on loopback: formats, unpacked trees, hostile layers, errors, removal."""
 import json
 import os
+import re
 import stat
+import struct
 import subprocess
 
 import pytest
 
 import testenv
+from crixtest import BUILD, wait_for
 
 
 def ref(reg, name, tag="v1"):
@@ -259,3 +262,132 @@ def test_many_layers_exceed_the_mount_option_page(crix_image, tmp_path):
             crix_image.run("umount", "c1", check=True)
     finally:
         reg.stop()
+
+
+def crix_image_cmd(cli, *args):
+    return [os.path.join(BUILD, "bin", "crix-image"), "--root", cli.root, "--config", cli.config,
+            "--certs-dir", cli.certs] + list(args)
+
+
+def test_layer_tree_is_synced_before_the_meta_json_that_publishes_it(cli, registry, tmp_path):
+    """A power cut must not leave a layer whose meta.json says it is complete over a tree that
+    is not on disk: its tree is synced (syncfs) before meta.json is renamed into place, and the
+    layers directory is synced after the layer is renamed into it (before the record)."""
+    trace = str(tmp_path / "trace")
+    p = subprocess.run(["strace", "-f", "-qq", "-y", "-o", trace, "-e", "trace=syncfs,fsync,rename,renameat,renameat2"]
+                       + crix_image_cmd(cli, "pull", ref(registry, "multi")), capture_output=True, text=True,
+                       timeout=300, env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))  # no LSan under ptrace
+    assert p.returncode == 0 and "Sanitizer" not in p.stderr, p.stderr
+    lines = open(trace).read().splitlines()
+    tmp, layers = cli.dir("tmp"), cli.dir("layers")
+    synced, metas, published, dir_syncs = {}, {}, {}, []
+    for i, line in enumerate(lines):
+        m = re.search(r"syncfs\(\d+<%s/(layer-[^/>]+)/diff>" % re.escape(tmp), line)
+        if m:
+            synced.setdefault(m.group(1), i)
+        m = re.search(r'rename\w*\(.*"%s/(layer-[^/"]+)/meta\.json\.tmp[^"]*", .*"%s/\1/meta\.json"'
+                      % (re.escape(tmp), re.escape(tmp)), line)
+        if m:
+            metas[m.group(1)] = i
+        m = re.search(r'rename\w*\(.*"%s/(layer-[^/"]+)", .*"%s/[0-9a-f]{64}"' % (re.escape(tmp), re.escape(layers)),
+                      line)
+        if m:
+            published[m.group(1)] = i
+        if re.search(r"fsync\(\d+<%s>[) ]" % re.escape(layers), line):  # ") = 0" or " <unfinished ...>"
+            dir_syncs.append(i)
+    assert len(metas) == 3 and sorted(published) == sorted(metas), "\n".join(lines)
+    for layer, at in metas.items():
+        assert synced.get(layer, at) < at, "%s: meta.json renamed before its tree was synced" % layer
+        assert any(d > published[layer] for d in dir_syncs), "%s: layers/ not synced after the rename" % layer
+
+
+# What crix-pull keeps of root: CHOWN, DAC_OVERRIDE, FOWNER, FSETID, MKNOD, SETFCAP (its owner
+# marks opaque directories: trusted.* needs CAP_SYS_ADMIN). A layer's trusted.* and security.*
+# xattrs (but security.capability) are not kept.
+UNPACK_CAPS = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 4) | (1 << 27) | (1 << 31)
+FILE_CAP = struct.pack("<5I", 0x02000001, 1 << 10, 0, 0, 0)  # cap_net_bind_service+ep
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def child_named(ppid, name):
+    for d in os.listdir("/proc"):
+        try:
+            st = proc_status(int(d)) if d.isdigit() else {}
+        except OSError:
+            continue
+        if st.get("Name") == name and st.get("PPid") == str(ppid):
+            return int(d)
+    return None
+
+
+def test_crix_pull_has_no_new_privs_and_only_the_capabilities_unpacking_needs(crix_image, tmp_path):
+    entries = [testenv.entry("dev", "dir"), testenv.entry("dev/null", "chardev", dev=(1, 3)),
+               testenv.entry("bin", "dir"), testenv.entry("bin/setid", data="x", mode=0o6755, uid=1000, gid=1000),
+               testenv.entry("bin/ping", data="ping", mode=0o755,
+                             xattrs={"security.capability": FILE_CAP, "user.note": b"kept",
+                                     "trusted.crix-test": b"fs-private", "security.selinux": b"host_label_t"}),
+               testenv.entry("opq", "dir"), testenv.entry("opq/.wh..wh..opq"),
+               testenv.entry("big", data=os.urandom(384 << 10))]
+    reg = testenv.Registry(str(tmp_path / "reg"), str(tmp_path / "storage"))
+    slow = None
+    try:
+        testenv.push(reg.url, "crix/special", "v1", testenv.Image([entries]))
+        slow = testenv.FakeRegistry("slow", upstream=reg.url, rate=64 << 10)
+        crix_image.registry(slow.host, insecure=True)
+        proc = subprocess.Popen(crix_image_cmd(crix_image, "pull", ref(slow, "special")), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        def downloading():
+            """crix-pull's status once it asked the registry (it drops privileges before it
+            reads its request); the slow layer download keeps it running."""
+            pid = child_named(proc.pid, "crix-pull") if slow.paths else None
+            try:
+                return pid and proc_status(pid)
+            except OSError:
+                return None
+
+        try:
+            st = wait_for(downloading, timeout=60, what="crix-pull downloading")
+        finally:
+            out, errors = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and "Sanitizer" not in errors, errors
+    finally:
+        if slow:
+            slow.stop()
+        reg.stop()
+    assert st["NoNewPrivs"] == "1"
+    for caps in ("CapEff", "CapPrm", "CapBnd"):
+        assert int(st[caps], 16) == UNPACK_CAPS, (caps, st[caps])
+    assert int(st["CapInh"], 16) == int(st["CapAmb"], 16) == 0
+    # and unpacking still does all it did with every capability
+    (image_id,) = out.split()
+    (chain,) = crix_image.status(image_id)["layers"]
+    diff = crix_image.dir("layers", chain[7:], "diff")
+    dev = os.lstat(os.path.join(diff, "dev/null"))
+    assert stat.S_ISCHR(dev.st_mode) and (os.major(dev.st_rdev), os.minor(dev.st_rdev)) == (1, 3)
+    setid = os.lstat(os.path.join(diff, "bin/setid"))
+    assert (stat.S_IMODE(setid.st_mode), setid.st_uid, setid.st_gid) == (0o6755, 1000, 1000)
+    assert os.getxattr(os.path.join(diff, "bin/ping"), "security.capability") == FILE_CAP
+    assert os.getxattr(os.path.join(diff, "bin/ping"), "user.note") == b"kept"
+    for name in ("trusted.crix-test", "security.selinux"):  # the filesystem's and the build host's
+        with pytest.raises(OSError):
+            os.getxattr(os.path.join(diff, "bin/ping"), name)
+    assert os.getxattr(os.path.join(diff, "opq"), "trusted.overlay.opaque") == b"y"
+
+
+def test_registry_error_text_does_not_decide_what_the_error_is(crix_image, registry, images):
+    """Errors are told apart by their kind, not by their text: a registry whose error message
+    reads like the unpacker's still gives an error about the blob it failed to serve."""
+    layer = images["single"].layers[0]["digest"]
+    fake = testenv.FakeRegistry("blobstatus", upstream=registry.url, status=404, blob=layer,
+                                message='layer entry "etc/passwd": refused')
+    try:
+        crix_image.registry(fake.host, insecure=True)
+        p = crix_image.pull(ref(fake, "single"))
+    finally:
+        fake.stop()
+    assert p.returncode == 1
+    assert 'pull %s: blob %s: layer entry "etc/passwd": refused (404)' % (ref(fake, "single"), layer) in p.stderr

@@ -140,7 +140,7 @@ static int unpack(const char *name, const struct spec *s, size_t n, int comp, in
 	lseek(fd, 0, SEEK_SET);
 	char diff_id[IMG_DIGEST_LEN + 1], want[IMG_DIGEST_LEN + 1];
 	uint64_t size = 0;
-	int rc = img_unpack(fd, comp, dir, diff_id, &size, err);
+	int rc = img_unpack(fd, comp, dir, NULL, diff_id, &size, err);
 	(void)declared;
 	close(fd);
 	if (rc == 0) {
@@ -387,7 +387,7 @@ static void test_compression_checked(void)
 		lseek(fd, 0, SEEK_SET);
 		char diff[IMG_DIGEST_LEN + 1];
 		struct crix_err *err = NULL;
-		int rc = img_unpack(fd, cases[i].declared, dir, diff, NULL, &err);
+		int rc = img_unpack(fd, cases[i].declared, dir, NULL, diff, NULL, &err);
 		CHECK(rc < 0 && strstr(err->msg, cases[i].want), "mismatch: %s", rc < 0 ? err->msg : "succeeded");
 		crix_err_free(&err);
 	}
@@ -396,7 +396,7 @@ static void test_compression_checked(void)
 	lseek(fd, 0, SEEK_SET);
 	char diff[IMG_DIGEST_LEN + 1];
 	struct crix_err *err = NULL;
-	CHECK(img_unpack(fd, IMG_COMP_GZIP, dir, diff, NULL, &err) < 0, "truncated layer unpacked");
+	CHECK(img_unpack(fd, IMG_COMP_GZIP, dir, NULL, diff, NULL, &err) < 0, "truncated layer unpacked");
 	crix_err_free(&err);
 	close(fd);
 	free(gz);
