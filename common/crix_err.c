@@ -46,6 +46,15 @@ int crix_err_make(struct crix_err **err, int errnum, const char *fmt, ...)
 	return -1;
 }
 
+int crix_err_classify(struct crix_err **err, int errnum, int kind)
+{
+	if (err != NULL && *err != NULL && *err != &out_of_memory) {
+		(*err)->errnum = errnum;
+		(*err)->kind = kind;
+	}
+	return -1;
+}
+
 int crix_err_wrap(struct crix_err **err, const char *fmt, ...)
 {
 	if (err == NULL || *err == NULL || *err == &out_of_memory)

@@ -20,6 +20,10 @@ int crix_err_make(struct crix_err **err, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int crix_err_makev(struct crix_err **err, int errnum, const char *fmt, va_list ap);
 
+/* Sets errnum and kind of *err (for a message that already names its cause, so no strerror
+ * is appended), unless *err is the static "out of memory", which stays as it is. Returns -1. */
+int crix_err_classify(struct crix_err **err, int errnum, int kind);
+
 /* Prefixes "context: " to the message of *err and returns -1. */
 int crix_err_wrap(struct crix_err **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -22,9 +22,7 @@ int img_err(struct crix_err **err, enum img_err_kind kind, int errnum, const cha
 	va_start(ap, fmt);
 	crix_err_makev(err, errnum, fmt, ap);
 	va_end(ap);
-	if (err != NULL && *err != NULL)
-		(*err)->kind = (int)kind;
-	return -1;
+	return crix_err_classify(err, errnum, (int)kind);
 }
 
 enum img_err_kind img_err_kind(const struct crix_err *e)

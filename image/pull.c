@@ -53,11 +53,7 @@ static int error_noted(struct crix_err **err, int errnum, enum img_err_kind kind
 	va_start(ap, fmt);
 	crix_err_makev(err, 0, fmt, ap);
 	va_end(ap);
-	if (err && *err) {
-		(*err)->errnum = errnum;
-		(*err)->kind = (int)kind;
-	}
-	return -1;
+	return crix_err_classify(err, errnum, (int)kind);
 }
 
 #define protocol_error(err, ...) error_noted(err, EPROTO, IMG_ERR_PROTOCOL, __VA_ARGS__)

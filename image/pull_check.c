@@ -40,12 +40,8 @@ static int bad(struct crix_err **err, const char *fmt, ...)
 	va_start(ap, fmt);
 	crix_err_makev(err, 0, fmt, ap);
 	va_end(ap);
-	if (err != NULL && *err != NULL) {
-		(*err)->errnum = EPROTO;
-		(*err)->kind = IMG_ERR_PROTOCOL;
-		crix_err_wrap(err, "crix-pull reported a bad record");
-	}
-	return -1;
+	crix_err_classify(err, EPROTO, IMG_ERR_PROTOCOL);
+	return crix_err_wrap(err, "crix-pull reported a bad record");
 }
 
 /* o's key as an array of strings (an absent key is an empty one). */

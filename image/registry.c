@@ -412,10 +412,8 @@ static enum img_err_kind curl_kind(CURLcode rc)
 static bool transfer_error(const struct exchange *x, CURLcode cc, const char *what, struct crix_err **err)
 {
 	if (x->stalled) { /* ETIMEDOUT without its "Connection timed out" */
-		img_err(err, IMG_ERR_RETRYABLE, 0, "%s: stalled: less than %u bytes/s for %u s", what, x->min_speed,
-			x->stall_timeout);
-		if (err != NULL && *err != NULL)
-			(*err)->errnum = ETIMEDOUT;
+		crix_err_make(err, 0, "%s: stalled: less than %u bytes/s for %u s", what, x->min_speed, x->stall_timeout);
+		crix_err_classify(err, ETIMEDOUT, IMG_ERR_RETRYABLE);
 		return true;
 	}
 	img_err(err, curl_kind(cc), curl_errno(cc), "%s: %s", what, curl_easy_strerror(cc));

@@ -34,9 +34,13 @@ static void test_err_make_and_wrap(void)
 	CHECK(crix_err_wrap(&err, "pull %s", "busybox") == -1);
 	CHECK(strcmp(crix_err_msg(err), "pull busybox: open /x: No such file or directory") == 0);
 	CHECK(err->errnum == ENOENT);
+	/* Classified: errno and kind set, the message as it was; wrapping keeps both. */
+	CHECK(crix_err_classify(&err, EPROTO, 7) == -1 && err->errnum == EPROTO && err->kind == 7);
+	CHECK(crix_err_wrap(&err, "x") == -1 && err->errnum == EPROTO && err->kind == 7);
+	CHECK(strcmp(crix_err_msg(err), "x: pull busybox: open /x: No such file or directory") == 0);
 	/* A second make replaces the first without leaking. */
 	crix_err_make(&err, 0, "plain");
-	CHECK(strcmp(err->msg, "plain") == 0 && err->errnum == 0);
+	CHECK(strcmp(err->msg, "plain") == 0 && err->errnum == 0 && err->kind == 0);
 	crix_err_free(&err);
 	CHECK(err == NULL);
 	CHECK(strcmp(crix_err_msg(NULL), "unknown error") == 0);
@@ -67,6 +71,8 @@ static void test_err_out_of_memory(void)
 	CHECK(err->errnum == ENOMEM && strcmp(crix_err_msg(err), "out of memory") == 0);
 	CHECK(crix_err_wrap(&err, "pull %s", "busybox") == -1 && err->errnum == ENOMEM);
 	CHECK(strcmp(crix_err_msg(err), "out of memory") == 0);
+	/* nor does a classification make it another error */
+	CHECK(crix_err_classify(&err, EPROTO, 7) == -1 && err->errnum == ENOMEM && err->kind == 0);
 	crix_err_free(&err);
 	CHECK(err == NULL);
 	/* The next error is allocated again. */
