@@ -102,9 +102,8 @@ static int first_stage(struct oci_init *in, struct crix_err **err)
 	if (in->ns_new[OCI_NS_USER]) {
 		if (unshare(CLONE_NEWUSER) < 0)
 			return crix_err_make(err, errno, "unshare the user namespace");
-		struct oci_sync_msg msg;
-		if (oci_sync_send(in->sync_fd, OCI_SYNC_USERMAP, 0, NULL) < 0 ||
-		    oci_sync_expect(in->sync_fd, OCI_SYNC_USERMAP_DONE, &msg, err) < 0)
+		if (oci_sync_send(in->sync_fd, OCI_SYNC_USERMAP, 0, NULL, err) < 0 ||
+		    oci_sync_expect(in->sync_fd, OCI_SYNC_USERMAP_DONE, NULL, err) < 0)
 			return crix_err_wrap(err, "user namespace mappings");
 	}
 	if (become_root(err) < 0)
@@ -121,26 +120,12 @@ static int first_stage(struct oci_init *in, struct crix_err **err)
 		return -1;
 	if (join(in, OCI_NS_TIME, err) < 0 || join(in, OCI_NS_PID, err) < 0)
 		return -1;
-	int gate[2];
-	if (pipe2(gate, O_CLOEXEC) < 0)
-		return crix_err_make(err, errno, "pipe");
-	pid_t pid = fork();
-	if (pid < 0)
-		return crix_err_make(err, errno, "fork the container init");
-	if (pid == 0) {
-		/* Wait until the runtime knows our pid: it must come before our own messages. */
-		char c;
-		close(gate[1]);
-		if (read(gate[0], &c, 1) != 1)
-			_exit(1);
-		close(gate[0]);
-		/* No parent-death signal here: our parent exits now. A runtime that dies shows as
-		 * EOF on the sync socket at our next exchange. */
-		return 0;
-	}
-	oci_sync_send(in->sync_fd, OCI_SYNC_PID, pid, NULL);
-	(void)!write(gate[1], "1", 1);
-	_exit(0);
+	/* The init is born in the new pid (and time) namespace. No parent-death signal for it: its
+	 * parent exits now. A runtime that dies shows as EOF on the sync socket at our next
+	 * exchange. */
+	if (oci_sync_fork_pid(in->sync_fd, err) < 0)
+		return crix_err_wrap(err, "fork the container init");
+	return 0;
 }
 
 /* setgroups is refused in a user namespace created with "deny" (rootless ones). */
@@ -159,10 +144,9 @@ static bool setgroups_allowed(void)
 static int await_cgroup(void *arg, struct crix_err **err)
 {
 	struct oci_init *in = arg;
-	struct oci_sync_msg msg;
 	if (in->placed)
 		return 0;
-	if (oci_sync_expect(in->sync_fd, OCI_SYNC_GO, &msg, err) < 0)
+	if (oci_sync_expect(in->sync_fd, OCI_SYNC_GO, NULL, err) < 0)
 		return -1;
 	in->placed = true;
 	if (!in->two_stage && in->ns_new[OCI_NS_CGROUP] && unshare(CLONE_NEWCGROUP) < 0)
@@ -188,10 +172,22 @@ static int set_personality(const struct oci_linux *l, struct crix_err **err)
 	return 0;
 }
 
-static int setup(struct oci_init *in, char *state_json, size_t state_size, struct crix_err **err)
+/* The container's own hooks (createContainer, startContainer) run in its init: the state
+ * they get has our pid as we see it, as runc gives it (1 in a new pid namespace). */
+static int run_own_hooks(const struct oci_init *in, enum oci_hook_kind kind, enum oci_status status,
+			 struct crix_err **err)
+{
+	if (in->spec->hooks[kind].n == 0)
+		return 0;
+	_cleanup_free_ char *state = oci_state_hook_text(in->state, status, getpid());
+	if (state == NULL)
+		return crix_err_make(err, ENOMEM, "state for the %s hooks", oci_hook_kind_name(kind));
+	return oci_hooks_run(in->spec, kind, state, err);
+}
+
+static int setup(struct oci_init *in, struct crix_err **err)
 {
 	const struct oci_spec *spec = in->spec;
-	struct oci_sync_msg msg;
 	if (in->two_stage) {
 		/* The first stage forks the init: it must be in the cgroup before. */
 		if (await_cgroup(in, err) < 0 || first_stage(in, err) < 0)
@@ -222,12 +218,9 @@ static int setup(struct oci_init *in, char *state_json, size_t state_size, struc
 	if (oci_rootfs_prepare(spec, &in->rootfs, err) < 0 || await_cgroup(in, err) < 0)
 		return -1;
 	if (in->hooks_sync) {
-		if (oci_sync_send(in->sync_fd, OCI_SYNC_HOOKS, 0, NULL) < 0)
-			return crix_err_make(err, errno, "ask for hooks");
-		if (oci_sync_expect(in->sync_fd, OCI_SYNC_HOOKS_DONE, &msg, err) < 0)
-			return -1;
-		snprintf(state_json, state_size, "%s", msg.text);
-		if (oci_hooks_run(spec, OCI_HOOK_CREATE_CONTAINER, state_json, err) < 0)
+		if (oci_sync_send(in->sync_fd, OCI_SYNC_HOOKS, 0, NULL, err) < 0 ||
+		    oci_sync_expect(in->sync_fd, OCI_SYNC_HOOKS_DONE, NULL, err) < 0 ||
+		    run_own_hooks(in, OCI_HOOK_CREATE_CONTAINER, OCI_CREATING, err) < 0)
 			return -1;
 	}
 	if (oci_rootfs_pivot(&in->rootfs, err) < 0)
@@ -250,7 +243,6 @@ static int setup(struct oci_init *in, char *state_json, size_t state_size, struc
 void oci_init_main(struct oci_init *in)
 {
 	struct crix_err *err = NULL;
-	static char state_json[4000];
 	/* Nobody in the container may open our /proc/<pid>/exe, and we die with the runtime
 	 * until the container is set up. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -261,10 +253,10 @@ void oci_init_main(struct oci_init *in)
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
-	if (setup(in, state_json, sizeof(state_json), &err) < 0)
+	if (setup(in, &err) < 0)
 		oci_sync_fail(in->sync_fd, err);
 	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
-	if (oci_sync_send(in->sync_fd, OCI_SYNC_READY, 0, NULL) < 0)
+	if (oci_sync_send(in->sync_fd, OCI_SYNC_READY, 0, NULL, NULL) < 0)
 		_exit(1);
 	close(in->sync_fd);
 	/* Block until `start` writes to exec.fifo. */
@@ -276,20 +268,7 @@ void oci_init_main(struct oci_init *in)
 	if (n != 1)
 		_exit(1);
 	close(in->fifo_fd);
-	if (in->spec->hooks[OCI_HOOK_START_CONTAINER].n > 0) {
-		/* The state we got for createContainer, now "created" (as runc reports it). */
-		struct json_object *st = json_tokener_parse(state_json);
-		if (st != NULL) {
-			json_object_object_add(st, "status", json_object_new_string("created"));
-			snprintf(state_json, sizeof(state_json), "%s",
-				 json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN));
-			json_object_put(st);
-		}
-	}
-	if (oci_hooks_run(in->spec, OCI_HOOK_START_CONTAINER, state_json, &err) < 0 ||
-	    oci_plan_exec(in->plan, &err) < 0) {
+	if (run_own_hooks(in, OCI_HOOK_START_CONTAINER, OCI_CREATED, &err) < 0 || oci_plan_exec(in->plan, &err) < 0)
 		dprintf(STDERR_FILENO, "crix-runtime: %s\n", crix_err_msg(err));
-		_exit(127);
-	}
 	_exit(127);
 }

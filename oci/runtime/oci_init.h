@@ -9,9 +9,11 @@
 #include "oci_mount.h"
 #include "oci_process.h"
 #include "oci_spec.h"
+#include "oci_state.h"
 
 struct oci_init {
 	const struct oci_spec *spec;
+	const struct oci_state *state; /* id, bundle, annotations: for the hooks' state */
 	struct oci_plan *plan;
 	struct oci_rootfs_opts rootfs;
 	int sync_fd;     /* child's end of the socketpair */

@@ -252,18 +252,45 @@ const char *oci_status_name(enum oci_status s)
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
 }
 
-struct json_object *oci_state_to_oci_json(const struct oci_state *st, enum oci_status status)
+/* hook: the document as runc hands it to hooks (no rootfs, created or owner; no pid once
+ * stopped; no annotations when there are none). NULL when out of memory. */
+static struct json_object *state_document(const struct oci_state *st, enum oci_status status, pid_t pid,
+					  bool hook)
 {
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "ociVersion", json_object_new_string(OCI_VERSION));
-	json_object_object_add(o, "id", json_object_new_string(st->id));
-	json_object_object_add(o, "pid", json_object_new_int(status == OCI_STOPPED ? 0 : st->pid));
-	json_object_object_add(o, "status", json_object_new_string(oci_status_name(status)));
-	json_object_object_add(o, "bundle", json_object_new_string(st->bundle ? st->bundle : ""));
-	json_object_object_add(o, "rootfs", json_object_new_string(st->rootfs ? st->rootfs : ""));
-	json_object_object_add(o, "created", json_object_new_string(st->created ? st->created : ""));
-	json_object_object_add(o, "owner", json_object_new_string(""));
-	json_object_object_add(o, "annotations",
-			       st->annotations ? json_object_get(st->annotations) : json_object_new_object());
+	if (o == NULL)
+		return NULL;
+	bool has_annotations = st->annotations != NULL && json_object_object_length(st->annotations) > 0;
+	if (crix_json_add(o, "ociVersion", json_object_new_string(OCI_VERSION), NULL) < 0 ||
+	    crix_json_add(o, "id", json_object_new_string(st->id), NULL) < 0 ||
+	    ((!hook || status != OCI_STOPPED) &&
+	     crix_json_add(o, "pid", json_object_new_int(status == OCI_STOPPED ? 0 : pid), NULL) < 0) ||
+	    crix_json_add(o, "status", json_object_new_string(oci_status_name(status)), NULL) < 0 ||
+	    crix_json_add(o, "bundle", json_object_new_string(st->bundle ? st->bundle : ""), NULL) < 0 ||
+	    (!hook && (crix_json_add(o, "rootfs", json_object_new_string(st->rootfs ? st->rootfs : ""), NULL) < 0 ||
+		       crix_json_add(o, "created", json_object_new_string(st->created ? st->created : ""), NULL) < 0 ||
+		       crix_json_add(o, "owner", json_object_new_string(""), NULL) < 0)) ||
+	    ((!hook || has_annotations) &&
+	     crix_json_add(o, "annotations",
+			   st->annotations ? json_object_get(st->annotations) : json_object_new_object(), NULL) < 0)) {
+		json_object_put(o);
+		return NULL;
+	}
 	return o;
+}
+
+struct json_object *oci_state_to_oci_json(const struct oci_state *st, enum oci_status status)
+{
+	return state_document(st, status, st->pid, false);
+}
+
+char *oci_state_hook_text(const struct oci_state *st, enum oci_status status, pid_t pid)
+{
+	struct json_object *o = state_document(st, status, pid, true);
+	if (o == NULL)
+		return NULL;
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	char *copy = text ? strdup(text) : NULL;
+	json_object_put(o);
+	return copy;
 }

@@ -58,8 +58,12 @@ const char *oci_status_name(enum oci_status s);
 bool oci_state_init_alive(const struct oci_state *st);
 
 /* The OCI state document (ociVersion, id, status, pid, bundle, rootfs, created, owner,
- * annotations): for `state`, `list --format json` and the hooks' stdin. */
+ * annotations) of `state` and `list --format json`; NULL when out of memory. */
 struct json_object *oci_state_to_oci_json(const struct oci_state *st, enum oci_status status);
+/* The state a hook reads on its stdin, with the fields runc gives it: ociVersion, id, status,
+ * pid (as the hook's runner sees the init; left out once stopped), bundle, annotations (left
+ * out when none). Malloc'd; NULL when out of memory. */
+char *oci_state_hook_text(const struct oci_state *st, enum oci_status status, pid_t pid);
 
 /* Path of a file in the state dir (malloc'd). */
 char *oci_state_path(const struct oci_state *st, const char *name);
