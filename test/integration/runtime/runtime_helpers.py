@@ -1,5 +1,5 @@
 """Helpers for crix-runtime tests: the same bundle run under crix-runtime and under Debian's
-runc (the oracle), each with a private --root and a cgroup under /crix-rt-test that is
+runc (the oracle), each with a private --root and a cgroup under CGROUP_PARENT that is
 removed at teardown, even when a test fails."""
 import copy
 import json
@@ -10,7 +10,8 @@ import uuid
 from crixtest import BUILD
 
 RUNC = "/usr/sbin/runc"
-CGROUP_PARENT = "/crix-rt-test"
+# One per test process: runs of the suite side by side must not remove each other's cgroups.
+CGROUP_PARENT = "/crix-rt-test-%d" % os.getpid()
 CGROUP_ROOT = "/sys/fs/cgroup"
 
 
@@ -63,7 +64,7 @@ class Bundle:
 
 
 def remove_cgroups(path):
-    """rmdir path (and what is below it) in every v1 hierarchy and the cgroup2 tree."""
+    """rmdir path and what is below it in every v1 hierarchy and the cgroup2 tree."""
     for hier in os.listdir(CGROUP_ROOT):
         top = os.path.join(CGROUP_ROOT, hier, path.lstrip("/"))
         if not os.path.isdir(top):

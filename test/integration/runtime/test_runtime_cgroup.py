@@ -3,10 +3,10 @@ bundle leaves, pids limits and device rules that bite, seccomp errnos, update, p
 import json
 import os
 import subprocess
-import time
 
 import pytest
 
+from crixtest import wait_for
 from runtime_helpers import CGROUP_PARENT, CGROUP_ROOT, create, read, remove_cgroups, run_both
 
 MiB = 1024 * 1024
@@ -42,10 +42,7 @@ def start(rt, bundle):
 
 
 def wait_status(rt, cid, status, timeout=10):
-    deadline = time.monotonic() + timeout
-    while rt.state(cid)["status"] != status:
-        assert time.monotonic() < deadline, (rt.name, cid, rt.state(cid))
-        time.sleep(0.02)
+    wait_for(lambda: rt.state(cid)["status"] == status, timeout, "%s %s %s" % (rt.name, cid, status))
 
 
 def with_resources(bundle, resources):
@@ -283,26 +280,18 @@ def test_kill_all_reaches_every_process_like_runc(runtimes, make_bundle):
     for rt in runtimes:
         # Without --all only the init dies: its two children stay in the cgroup.
         cid, pid = start(rt, b)
-        deadline = time.monotonic() + 10
-        while len(procs(cid)) < 3:
-            assert time.monotonic() < deadline, (rt.name, procs(cid))
-            time.sleep(0.02)
+        wait_for(lambda: len(procs(cid)) == 3, what="%s: the init and its two children" % rt.name)
         rt("kill", cid, "KILL", check=True)
         wait_status(rt, cid, "stopped")
-        time.sleep(0.1)
+        wait_for(lambda: len(procs(cid)) == 2, what="%s: the init gone, its children left" % rt.name)
         orphans = len(procs(cid))
         rt("delete", "--force", cid, check=True)
         rt.ids.discard(cid)
         cid, pid = start(rt, b)
-        deadline = time.monotonic() + 10
-        while len(procs(cid)) < 3:
-            assert time.monotonic() < deadline, (rt.name, procs(cid))
-            time.sleep(0.02)
+        wait_for(lambda: len(procs(cid)) == 3, what="%s: the init and its two children" % rt.name)
         rt("pause", cid, check=True)
         rt("kill", "--all", cid, "KILL", check=True)
-        deadline = time.monotonic() + 10
-        while procs(cid) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: not procs(cid), what="%s: every process killed" % rt.name)
         wait_status(rt, cid, "stopped")
         seen[rt.name] = (orphans, procs(cid), rt.state(cid)["status"])
     assert seen["crix-runtime"] == seen["runc"] == (2, [], "stopped")

@@ -1,8 +1,9 @@
-"""exec, terminals over the console socket, and hooks, against runc."""
+"""exec, terminals over the console socket, and hooks, against runc (the state hooks get: test_runtime_limits.py)."""
 import fcntl
 import json
 import os
 import pty
+import re
 import select
 import socket
 import struct
@@ -121,7 +122,7 @@ def test_exec_tty_matches_runc(runtimes, make_bundle, tmp_path):
 
 def on_a_terminal(cmd, rows, cols, prompt, answer, timeout=20):
     """Runs cmd with a pty of rows x cols as its stdio, typing answer once prompt has appeared;
-    returns (everything it wrote, exit code)."""
+    returns (everything it wrote, as written, and its exit code)."""
     pid, fd = pty.fork()
     if pid == 0:
         os.execv(cmd[0], cmd)
@@ -144,14 +145,18 @@ def on_a_terminal(cmd, rows, cols, prompt, answer, timeout=20):
         os.kill(pid, 9)
     _, status = os.waitpid(pid, 0)
     os.close(fd)
-    return out.replace(b"\r\n", b"\n"), os.waitstatus_to_exitcode(status)
+    return out, os.waitstatus_to_exitcode(status)
 
 
 def test_foreground_terminal_without_console_socket_matches_runc(runtimes, make_bundle):
     """run and exec --tty in the foreground relay the caller's terminal (size, input, output)
-    to the container's pty themselves, as runc does (runc sizes the pty a moment after the
-    start: ask for the size once the input has come back)."""
-    script = "tty; echo ready; read x; echo got:$x; stty size; exit 3"
+    to the container's pty themselves, as runc does. crix-runtime sizes the pty before the
+    process starts and puts the caller's terminal in raw mode before it relays anything, so
+    what it prints is exact. runc does both after the start, racing the process: under load
+    its `stty size` may fail or say "0 0", and a line it relays before its raw mode gets the
+    caller's ONLCR over the pty's ("\\r\\r\\n"). So runc is compared without the sizes and with
+    line ends folded; crix-runtime's output is checked whole."""
+    script = "stty size; tty; echo ready; read x; echo got:$x; stty size; exit 3"
     b = make_bundle(["sh", "-c", script])
     b.config["process"]["terminal"] = True
     seen = {}
@@ -164,46 +169,16 @@ def test_foreground_terminal_without_console_socket_matches_runc(runtimes, make_
         cid = start_detached(rt, b)
         seen[rt.name, "exec"] = on_a_terminal(rt.cmd("exec", "--tty", cid, "sh", "-c", script), 24, 80,
                                               b"ready", b"there\r")
+
+    def folded(result):
+        out, code = result
+        lines = re.sub(rb"\r+\n", b"\n", out).split(b"\n")
+        return [line for i, line in enumerate(lines) if i not in (0, 5)], code  # the stty lines
+
     for kind in ("run", "exec"):
-        assert seen["crix-runtime", kind] == seen["runc", kind], kind
-    assert seen["runc", "run"] == (b"/dev/pts/0\nready\nhello\ngot:hello\n33 101\n", 3)
-    out, code = seen["runc", "exec"]
-    assert code == 3 and out.endswith(b"\nready\nthere\ngot:there\n24 80\n"), out
-
-
-HOOK_KINDS = ("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop")
-
-
-def test_hooks_get_state_on_stdin(runtimes, make_bundle, busybox_rootfs, tmp_path):
-    b = make_bundle(["true"])
-    b.config["root"]["readonly"] = False
-    seen = {}
-    for rt in runtimes:
-        out = tmp_path / rt.name
-        out.mkdir()
-        hooks = {}
-        for kind in HOOK_KINDS:
-            # startContainer runs in the container: its path and files are the container's.
-            target = "/tmp/%s-%s.json" % (rt.name, kind) if kind == "startContainer" else str(out / kind)
-            hooks[kind] = [{"path": "/bin/sh", "args": ["sh", "-c", "cat > %s" % target],
-                            "env": ["PATH=/bin"], "timeout": 10}]
-        b.config["hooks"] = hooks
-        cid = new_container(rt, b)
-        p = rt("run", "--bundle", b.path, cid)
-        assert p.returncode == 0, (rt.name, p.stderr)
-        states = {}
-        for kind in HOOK_KINDS:
-            path = (os.path.join(busybox_rootfs, "tmp/%s-%s.json" % (rt.name, kind))
-                    if kind == "startContainer" else str(out / kind))
-            st = json.loads(read(path))
-            assert st["id"] == cid and st["bundle"] == b.path, (rt.name, kind, st)
-            states[kind] = (st["status"], st["pid"] > 0 if kind != "poststop" else True)
-        seen[rt.name] = states
-    # runc 1.1 hands poststart hooks the state from before start ("created"); the process has
-    # started by then, so crix-runtime says "running".
-    assert seen["runc"].pop("poststart") == ("created", True)
-    assert seen["crix-runtime"].pop("poststart") == ("running", True)
-    assert seen["crix-runtime"] == seen["runc"]
+        assert folded(seen["crix-runtime", kind]) == folded(seen["runc", kind]), kind
+    assert seen["crix-runtime", "run"] == (b"33 101\r\n/dev/pts/0\r\nready\r\nhello\r\ngot:hello\r\n33 101\r\n", 3)
+    assert seen["crix-runtime", "exec"] == (b"24 80\r\n/dev/pts/0\r\nready\r\nthere\r\ngot:there\r\n24 80\r\n", 3)
 
 
 def test_failing_and_timed_out_hooks_clean_up(runtimes, make_bundle):

@@ -4,11 +4,16 @@ import os
 import re
 import signal
 import subprocess
-import time
 
 import pytest
 
-from runtime_helpers import create, new_container, new_id, read, run_both, start_detached
+from crixtest import wait_for
+from runtime_helpers import CGROUP_PARENT, create, new_container, new_id, read, run_both, start_detached
+
+
+def status_of(rt, cid):
+    st = rt("state", cid)
+    return json.loads(st.stdout)["status"] if st.returncode == 0 else None
 
 
 @pytest.mark.parametrize("code", [0, 1, 42])
@@ -28,17 +33,12 @@ def test_run_killed_exit_code_matches_runc(runtimes, make_bundle, sig, code):
     b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "pid"]
     for rt in runtimes:
         cid = new_id(rt.name[:4])
-        b.config["linux"]["cgroupsPath"] = "/crix-rt-test/" + cid
+        b.config["linux"]["cgroupsPath"] = "%s/%s" % (CGROUP_PARENT, cid)
         b.write()
         rt.ids.add(cid)
         p = subprocess.Popen(rt.cmd("run", "--bundle", b.path, cid), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            st = rt("state", cid)
-            if st.returncode == 0 and json.loads(st.stdout)["status"] == "running":
-                break
-            time.sleep(0.05)
+        wait_for(lambda: status_of(rt, cid) == "running", what="%s %s running" % (rt.name, cid))
         rt("kill", cid, sig, check=True)
         assert p.wait(timeout=10) == code, (rt.name, p.stderr.read())
 
@@ -62,9 +62,7 @@ def test_lifecycle_states_match_runc(runtimes, make_bundle):
         refused = rt("delete", cid)
         again = rt("start", cid)
         rt("kill", cid, "KILL", check=True)
-        deadline = time.monotonic() + 10
-        while rt.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: status_of(rt, cid) == "stopped", what="%s %s stopped" % (rt.name, cid))
         stopped = rt.state(cid)
         killed_again = rt("kill", cid, "KILL")
         rt("delete", cid, check=True)
@@ -96,18 +94,16 @@ def test_delete_force_running_and_pause_resume(runtimes, make_bundle):
 
 def test_kill_signal_names_and_numbers(runtimes, make_bundle):
     crix, _ = runtimes
-    b = make_bundle(["sh", "-c", "trap 'echo usr1' USR1; trap 'echo hup; exit 3' HUP; "
+    b = make_bundle(["sh", "-c", "trap 'echo usr1' USR1; trap 'echo hup; exit 3' HUP; echo ready; "
                      "while true; do sleep 0.05; done"])
     cid, _, out = create(crix, b)
     crix("start", cid, check=True)
-    time.sleep(0.3)
+    wait_for(lambda: read(out).split() == ["ready"], what="the traps set")
     crix("kill", cid, "SIGUSR1", check=True)
-    time.sleep(0.3)
+    wait_for(lambda: read(out).split() == ["ready", "usr1"], what="USR1 handled")
     crix("kill", cid, str(int(signal.SIGHUP)), check=True)
-    deadline = time.monotonic() + 10
-    while crix.state(cid)["status"] != "stopped" and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert read(out).split() == ["usr1", "hup"]
+    wait_for(lambda: status_of(crix, cid) == "stopped", what="stopped by HUP")
+    assert read(out).split() == ["ready", "usr1", "hup"]
     assert crix("kill", cid, "NOSUCHSIG").returncode != 0
 
 
