@@ -14,6 +14,7 @@
 #include "crix_log.h"
 #include "oci_container.h"
 #include "crix_json.h"
+#include "crix_strv.h"
 #include "oci_process.h"
 #include "oci_resources.h"
 #include "oci_seccomp.h"
@@ -34,16 +35,20 @@ static struct globals g = {.root = OCI_DEFAULT_ROOT, .log_fd = -1};
 static void log_to_file(enum crix_log_level level, const char *when, const char *text)
 {
 	char line[8192];
-	int n;
-	if (g.log_json) {
+	int n = -1;
+	if (g.log_json) { /* out of memory: the line goes out as text */
 		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "level", json_object_new_string(crix_log_level_name(level)));
-		json_object_object_add(o, "msg", json_object_new_string(text));
-		json_object_object_add(o, "time", json_object_new_string(when));
-		n = snprintf(line, sizeof(line), "%s\n",
-			     json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		const char *json = o != NULL &&
+					   crix_json_add(o, "level", json_object_new_string(crix_log_level_name(level)), NULL) == 0 &&
+					   crix_json_add(o, "msg", json_object_new_string(text), NULL) == 0 &&
+					   crix_json_add(o, "time", json_object_new_string(when), NULL) == 0
+				   ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+				   : NULL;
+		if (json != NULL)
+			n = snprintf(line, sizeof(line), "%s\n", json);
 		json_object_put(o);
-	} else {
+	}
+	if (n < 0) {
 		/* logfmt: the message quoted, its quotes and backslashes escaped */
 		char quoted[sizeof(line) / 2];
 		size_t k = 0;
@@ -226,6 +231,10 @@ static int cmd_ps(int argc, char **argv)
 	_cleanup_free_ char *cmdline = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&cmdline, &len);
+	if (mem == NULL) {
+		crix_err_make(&err, errno, "ps command line");
+		return report(err);
+	}
 	fprintf(mem, "ps");
 	if (optind + 1 >= argc)
 		fprintf(mem, " -ef");
@@ -235,7 +244,10 @@ static int cmd_ps(int argc, char **argv)
 			fputs(*p == '\'' ? "'\\''" : (char[]){*p, 0}, mem);
 		fprintf(mem, "'");
 	}
-	fclose(mem);
+	if (fclose(mem) != 0) {
+		crix_err_make(&err, ENOMEM, "ps command line");
+		return report(err);
+	}
 	FILE *ps = popen(cmdline, "re");
 	if (ps == NULL) {
 		crix_err_make(&err, errno, "run ps");
@@ -282,9 +294,9 @@ static int cmd_exec(int argc, char **argv)
 		{"preserve-fds", required_argument, NULL, O_PRESERVE}, {NULL, 0, NULL, 0},
 	};
 	struct oci_exec_opts o = {0};
-	_cleanup_strv_ char **env = calloc(1, sizeof(char *));
-	_cleanup_strv_ char **caps = calloc(1, sizeof(char *));
-	size_t n_env = 0, n_caps = 0;
+	_cleanup_strv_ char **env = NULL;
+	_cleanup_strv_ char **caps = NULL;
+	_cleanup_err_ struct crix_err *err = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "+p:tde:u:c:", opts, NULL)) != -1) {
 		switch (c) {
@@ -297,17 +309,12 @@ static int cmd_exec(int argc, char **argv)
 		case 'u': o.user = optarg; break;
 		case O_NNP: o.no_new_privs = true; break;
 		case 'e':
-		case 'c': {
-			char ***v = c == 'e' ? &env : &caps;
-			size_t *n = c == 'e' ? &n_env : &n_caps;
-			char **grown = realloc(*v, (*n + 2) * sizeof(char *));
-			if (grown == NULL)
-				return 1;
-			*v = grown;
-			grown[(*n)++] = strdup(optarg);
-			grown[*n] = NULL;
+		case 'c':
+			if (crix_strv_append(c == 'e' ? &env : &caps, optarg) < 0) {
+				crix_err_make(&err, ENOMEM, "exec %s", c == 'e' ? "--env" : "--cap");
+				return report(err);
+			}
 			break;
-		}
 		case O_PRESERVE:
 			if (parse_uint(optarg, &o.preserve_fds) < 0)
 				return usage_error("exec", "--preserve-fds: expected a number");
@@ -321,7 +328,6 @@ static int cmd_exec(int argc, char **argv)
 	o.args = argv + optind + 1;
 	o.env = env;
 	o.add_caps = caps;
-	_cleanup_err_ struct crix_err *err = NULL;
 	int code = 0;
 	if (oci_container_exec(g.root, id, &o, &code, &err) < 0)
 		return report(err);
@@ -363,7 +369,8 @@ static int read_resources(const char *arg, struct oci_resources **res, struct cr
 		size_t n;
 		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
 			fwrite(buf, 1, n, mem);
-		fclose(mem);
+		if (fclose(mem) != 0)
+			return crix_err_make(err, ENOMEM, "--resources -");
 	} else if (crix_read_file(arg, 1 << 20, &text, &len, err) < 0) {
 		return -1;
 	}
@@ -402,22 +409,29 @@ static int cmd_update(int argc, char **argv)
 	struct oci_resources *res = NULL;
 	if (resources != NULL && read_resources(resources, &res, &err) < 0)
 		return report(err);
-	if (res == NULL && (res = calloc(1, sizeof(*res))) == NULL)
-		return 1;
+	if (res == NULL && (res = calloc(1, sizeof(*res))) == NULL) {
+		crix_err_make(&err, ENOMEM, "update");
+		return report(err);
+	}
 	if (resources == NULL)
 		optind = 0; /* the options again, for the flags */
 	int64_t v = 0;
 	while (code == 0 && resources == NULL && (c = getopt_long(argc, argv, "+r:", opts, NULL)) != -1) {
+		_cleanup_free_ char *copy = NULL; /* --cpuset-cpus, --cpuset-mems */
 		if (c != O_CPUS && c != O_MEMS && parse_size(optarg, &v) < 0) {
 			code = usage_error("update", "bad option value");
 			break;
 		}
-		if ((c == O_MEM || c == O_MEMRES || c == O_SWAP) && res->memory == NULL)
-			res->memory = calloc(1, sizeof(*res->memory));
-		if ((c == O_SHARES || c == O_QUOTA || c == O_PERIOD || c == O_CPUS || c == O_MEMS) && res->cpu == NULL)
-			res->cpu = calloc(1, sizeof(*res->cpu));
-		if (c == O_BLKIO && res->block_io == NULL)
-			res->block_io = calloc(1, sizeof(*res->block_io));
+		if (((c == O_MEM || c == O_MEMRES || c == O_SWAP) && res->memory == NULL &&
+		     (res->memory = calloc(1, sizeof(*res->memory))) == NULL) ||
+		    ((c == O_SHARES || c == O_QUOTA || c == O_PERIOD || c == O_CPUS || c == O_MEMS) && res->cpu == NULL &&
+		     (res->cpu = calloc(1, sizeof(*res->cpu))) == NULL) ||
+		    (c == O_BLKIO && res->block_io == NULL && (res->block_io = calloc(1, sizeof(*res->block_io))) == NULL) ||
+		    ((c == O_CPUS || c == O_MEMS) && (copy = strdup(optarg)) == NULL)) {
+			crix_err_make(&err, ENOMEM, "update");
+			code = report(err);
+			break;
+		}
 		switch (c) {
 		case O_MEM: res->memory->has_limit = true; res->memory->limit = v; break;
 		case O_MEMRES: res->memory->has_reservation = true; res->memory->reservation = v; break;
@@ -425,8 +439,8 @@ static int cmd_update(int argc, char **argv)
 		case O_SHARES: res->cpu->has_shares = true; res->cpu->shares = (uint64_t)v; break;
 		case O_QUOTA: res->cpu->has_quota = true; res->cpu->quota = v; break;
 		case O_PERIOD: res->cpu->has_period = true; res->cpu->period = (uint64_t)v; break;
-		case O_CPUS: free(res->cpu->cpus); res->cpu->cpus = strdup(optarg); break;
-		case O_MEMS: free(res->cpu->mems); res->cpu->mems = strdup(optarg); break;
+		case O_CPUS: free(res->cpu->cpus); res->cpu->cpus = steal_ptr(copy); break;
+		case O_MEMS: free(res->cpu->mems); res->cpu->mems = steal_ptr(copy); break;
 		case O_PIDS: res->has_pids_limit = true; res->pids_limit = v; break;
 		case O_BLKIO: res->block_io->has_weight = true; res->block_io->weight = (uint16_t)v; break;
 		}
@@ -455,8 +469,10 @@ static int cmd_spec(int argc, char **argv)
 	}
 	_cleanup_err_ struct crix_err *err = NULL;
 	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "%s/config.json", bundle) < 0)
-		return 1;
+	if (asprintf(&path, "%s/config.json", bundle) < 0) {
+		crix_err_make(&err, ENOMEM, "spec");
+		return report(err);
+	}
 	if (access(path, F_OK) == 0) {
 		crix_err_make(&err, EEXIST, "%s exists: remove it first", path);
 		return report(err);
@@ -475,12 +491,30 @@ static int cmd_spec(int argc, char **argv)
 	return 0;
 }
 
+/* NULL when out of memory. */
 static struct json_object *strv_json(const char *const *v)
 {
 	struct json_object *a = json_object_new_array();
-	for (; *v; v++)
-		json_object_array_add(a, json_object_new_string(*v));
+	for (; a != NULL && *v; v++) {
+		struct json_object *s = json_object_new_string(*v);
+		if (s == NULL || json_object_array_add(a, s) < 0) {
+			json_object_put(s);
+			json_object_put(a);
+			return NULL;
+		}
+	}
 	return a;
+}
+
+/* Adds val (NULL: its allocation failed) under key; once anything failed, *ok is false. */
+static void add(struct json_object *obj, const char *key, struct json_object *val, bool *ok)
+{
+	if (!*ok || obj == NULL) {
+		json_object_put(val);
+		*ok = false;
+	} else if (crix_json_add(obj, key, val, NULL) < 0) {
+		*ok = false;
+	}
 }
 
 static int cmd_features(void)
@@ -504,45 +538,58 @@ static int cmd_features(void)
 					    "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", NULL};
 	static const char *const flags[] = {"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
 					    "SECCOMP_FILTER_FLAG_SPEC_ALLOW", NULL};
+	bool ok = true;
 	struct json_object *o = json_object_new_object();
-	json_object_object_add(o, "ociVersionMin", json_object_new_string("1.0.0"));
-	json_object_object_add(o, "ociVersionMax", json_object_new_string(OCI_VERSION));
-	json_object_object_add(o, "hooks", strv_json(hooks));
-	json_object_object_add(o, "mountOptions", strv_json(mount_options));
+	add(o, "ociVersionMin", json_object_new_string("1.0.0"), &ok);
+	add(o, "ociVersionMax", json_object_new_string(OCI_VERSION), &ok);
+	add(o, "hooks", strv_json(hooks), &ok);
+	add(o, "mountOptions", strv_json(mount_options), &ok);
 	struct json_object *l = json_object_new_object();
-	json_object_object_add(l, "namespaces", strv_json(namespaces));
+	add(l, "namespaces", strv_json(namespaces), &ok);
 	struct json_object *caps = json_object_new_array();
-	for (int c = 0; c <= oci_cap_last(); c++) {
+	for (int c = 0; ok && caps != NULL && c <= oci_cap_last(); c++) {
 		_cleanup_free_ char *name = oci_cap_name(c);
-		if (name != NULL)
-			json_object_array_add(caps, json_object_new_string(name));
+		struct json_object *s = name ? json_object_new_string(name) : NULL;
+		if (name != NULL && (s == NULL || json_object_array_add(caps, s) < 0)) {
+			json_object_put(s);
+			ok = false;
+		}
 	}
-	json_object_object_add(l, "capabilities", caps);
+	add(l, "capabilities", caps, &ok);
 	struct json_object *cg = json_object_new_object();
-	json_object_object_add(cg, "v1", json_object_new_boolean(true));
-	json_object_object_add(cg, "v2", json_object_new_boolean(true));
-	json_object_object_add(cg, "systemd", json_object_new_boolean(false));
-	json_object_object_add(cg, "systemdUser", json_object_new_boolean(false));
-	json_object_object_add(l, "cgroup", cg);
+	add(cg, "v1", json_object_new_boolean(true), &ok);
+	add(cg, "v2", json_object_new_boolean(true), &ok);
+	add(cg, "systemd", json_object_new_boolean(false), &ok);
+	add(cg, "systemdUser", json_object_new_boolean(false), &ok);
+	add(l, "cgroup", cg, &ok);
 	struct json_object *sc = json_object_new_object();
-	json_object_object_add(sc, "enabled", json_object_new_boolean(true));
-	json_object_object_add(sc, "actions", strv_json(actions));
-	json_object_object_add(sc, "operators", strv_json(operators));
-	json_object_object_add(sc, "archs", strv_json(archs));
-	json_object_object_add(sc, "supportedFlags", strv_json(flags));
-	json_object_object_add(l, "seccomp", sc);
-	struct json_object *off = json_object_new_object();
-	json_object_object_add(off, "enabled", json_object_new_boolean(false));
-	json_object_object_add(l, "apparmor", json_object_get(off));
-	json_object_object_add(l, "selinux", json_object_get(off));
-	json_object_object_add(l, "intelRdt", off);
-	json_object_object_add(o, "linux", l);
+	add(sc, "enabled", json_object_new_boolean(true), &ok);
+	add(sc, "actions", strv_json(actions), &ok);
+	add(sc, "operators", strv_json(operators), &ok);
+	add(sc, "archs", strv_json(archs), &ok);
+	add(sc, "supportedFlags", strv_json(flags), &ok);
+	add(l, "seccomp", sc, &ok);
+	static const char *const disabled[] = {"apparmor", "selinux", "intelRdt"};
+	for (size_t i = 0; i < sizeof(disabled) / sizeof(disabled[0]); i++) {
+		struct json_object *off = json_object_new_object();
+		add(off, "enabled", json_object_new_boolean(false), &ok);
+		add(l, disabled[i], off, &ok);
+	}
+	add(o, "linux", l, &ok);
 	struct json_object *ann = json_object_new_object();
-	json_object_object_add(ann, "org.crix.runtime.version", json_object_new_string(CRIX_VERSION));
-	json_object_object_add(o, "annotations", ann);
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	add(ann, "org.crix.runtime.version", json_object_new_string(CRIX_VERSION), &ok);
+	add(o, "annotations", ann, &ok);
+	const char *text = ok ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+									 JSON_C_TO_STRING_NOSLASHESCAPE)
+			      : NULL;
+	if (text != NULL)
+		printf("%s\n", text);
 	json_object_put(o);
+	if (text == NULL) {
+		_cleanup_err_ struct crix_err *err = NULL;
+		crix_err_make(&err, ENOMEM, "features");
+		return report(err);
+	}
 	return 0;
 }
 
