@@ -128,9 +128,7 @@ static int recv_msg(int fd, struct oci_sync_msg *msg)
 static int error_from(const struct oci_sync_msg *msg, struct crix_err **err)
 {
 	crix_err_make(err, 0, "%s", msg->text ? msg->text : "the container process failed");
-	if (err != NULL && *err != NULL)
-		(*err)->errnum = msg->value;
-	return -1;
+	return crix_err_classify(err, msg->value, 0);
 }
 
 int oci_sync_expect(int fd, enum oci_sync_type want, int *value, struct crix_err **err)
