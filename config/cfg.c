@@ -149,6 +149,8 @@ int cfg_defaults(struct crix_config **out, struct crix_err **err)
 	cfg->log_level = CRIX_LOG_INFO;
 	cfg->cgroup_manager = CFG_CGROUP_CGROUPFS;
 	cfg->grpc_max_msg_size = 16u << 20;
+	cfg->grpc_max_workers = 64;
+	cfg->grpc_worker_idle_timeout = 30;
 	cfg->image.max_parallel_downloads = 3;
 	cfg->image.stall_timeout = 60;
 	cfg->image.min_speed = 16u << 10;
@@ -185,6 +187,8 @@ int cfg_dup(const struct crix_config *src, struct crix_config **out, struct crix
 	cfg->log_level = src->log_level;
 	cfg->cgroup_manager = src->cgroup_manager;
 	cfg->grpc_max_msg_size = src->grpc_max_msg_size;
+	cfg->grpc_max_workers = src->grpc_max_workers;
+	cfg->grpc_worker_idle_timeout = src->grpc_worker_idle_timeout;
 	cfg->image.max_parallel_downloads = src->image.max_parallel_downloads;
 	cfg->image.stall_timeout = src->image.stall_timeout;
 	cfg->image.min_speed = src->image.min_speed;
@@ -255,6 +259,8 @@ bool cfg_equal(const struct crix_config *a, const struct crix_config *b)
 	if (!str_eq(a->listen, b->listen) || !str_eq(a->root, b->root) ||
 	    !str_eq(a->runroot, b->runroot) || a->log_level != b->log_level ||
 	    a->cgroup_manager != b->cgroup_manager || a->grpc_max_msg_size != b->grpc_max_msg_size ||
+	    a->grpc_max_workers != b->grpc_max_workers ||
+	    a->grpc_worker_idle_timeout != b->grpc_worker_idle_timeout ||
 	    !str_eq(a->runtime.default_handler, b->runtime.default_handler) ||
 	    a->runtime.n_handlers != b->runtime.n_handlers ||
 	    a->image.max_parallel_downloads != b->image.max_parallel_downloads ||
@@ -335,6 +341,14 @@ int cfg_validate(const struct crix_config *cfg, struct crix_err **err)
 				"grpc_max_msg_size: expected an integer between %llu and %llu, got %llu",
 				(unsigned long long)CFG_GRPC_MSG_MIN, (unsigned long long)CFG_GRPC_MSG_MAX,
 				(unsigned long long)cfg->grpc_max_msg_size);
+	if (cfg->grpc_max_workers < CFG_WORKERS_MIN || cfg->grpc_max_workers > CFG_WORKERS_MAX)
+		return cfg_fail(err, NULL, "grpc_max_workers: expected an integer between %d and %d, got %u",
+				CFG_WORKERS_MIN, CFG_WORKERS_MAX, cfg->grpc_max_workers);
+	if (cfg->grpc_worker_idle_timeout < CFG_WORKER_IDLE_MIN ||
+	    cfg->grpc_worker_idle_timeout > CFG_WORKER_IDLE_MAX)
+		return cfg_fail(err, NULL,
+				"grpc_worker_idle_timeout: expected an integer between %d and %d, got %u",
+				CFG_WORKER_IDLE_MIN, CFG_WORKER_IDLE_MAX, cfg->grpc_worker_idle_timeout);
 	for (size_t i = 0; i < cfg->runtime.n_handlers; i++) {
 		const struct cfg_handler *h = &cfg->runtime.handlers[i];
 		if (h->name == NULL || h->name[0] == '\0' || h->path == NULL)

@@ -50,6 +50,8 @@ struct crix_config {
 	enum crix_log_level log_level;
 	enum cfg_cgroup_manager cgroup_manager;
 	uint64_t grpc_max_msg_size;
+	unsigned grpc_max_workers;         /* threads that run handlers, all pools together */
+	unsigned grpc_worker_idle_timeout; /* seconds after which an idle worker leaves */
 	struct {
 		char *default_handler;
 		struct cfg_handler *handlers; /* in the order first defined */

@@ -7,6 +7,10 @@
 /* Limits of the numeric keys (also stated in crix.yaml). */
 #define CFG_GRPC_MSG_MIN (UINT64_C(1) << 20)
 #define CFG_GRPC_MSG_MAX (UINT64_C(1) << 31)
+#define CFG_WORKERS_MIN 2 /* one for the quick reads, one for the rest */
+#define CFG_WORKERS_MAX 1024
+#define CFG_WORKER_IDLE_MIN 1
+#define CFG_WORKER_IDLE_MAX 3600
 #define CFG_DOWNLOADS_MIN 1
 #define CFG_DOWNLOADS_MAX 64
 #define CFG_STALL_TIMEOUT_MIN 1

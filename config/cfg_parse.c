@@ -513,8 +513,8 @@ static int parse_log_level(const char *name) { return crix_log_level_parse(name)
 static int merge_root(struct parser *p, const yaml_node_t *node)
 {
 	static const char *const keys[] = { "listen",  "root",	  "runroot", "log_level", "cgroup_manager",
-					    "grpc_max_msg_size", "runtime", "image", "network", "streaming",
-					    NULL };
+					    "grpc_max_msg_size", "grpc_max_workers", "grpc_worker_idle_timeout",
+					    "runtime", "image", "network", "streaming", NULL };
 	if (check_mapping(p, node, "", keys, "key") < 0)
 		return -1;
 	struct crix_config *cfg = p->cfg;
@@ -542,6 +542,14 @@ static int merge_root(struct parser *p, const yaml_node_t *node)
 			ret = get_uint(p, value, key, CFG_GRPC_MSG_MIN, CFG_GRPC_MSG_MAX, &n);
 			if (ret == 0)
 				cfg->grpc_max_msg_size = n;
+		} else if (strcmp(key, "grpc_max_workers") == 0) {
+			ret = get_uint(p, value, key, CFG_WORKERS_MIN, CFG_WORKERS_MAX, &n);
+			if (ret == 0)
+				cfg->grpc_max_workers = (unsigned)n;
+		} else if (strcmp(key, "grpc_worker_idle_timeout") == 0) {
+			ret = get_uint(p, value, key, CFG_WORKER_IDLE_MIN, CFG_WORKER_IDLE_MAX, &n);
+			if (ret == 0)
+				cfg->grpc_worker_idle_timeout = (unsigned)n;
 		} else if (strcmp(key, "runtime") == 0) {
 			ret = merge_runtime(p, value);
 		} else if (strcmp(key, "image") == 0) {

@@ -117,6 +117,10 @@ static void emit_config(struct emitter *em, const struct crix_config *cfg)
 	emit_string(em, cfg_cgroup_manager_name(cfg->cgroup_manager));
 	emit_key(em, "grpc_max_msg_size");
 	emit_uint(em, cfg->grpc_max_msg_size);
+	emit_key(em, "grpc_max_workers");
+	emit_uint(em, cfg->grpc_max_workers);
+	emit_key(em, "grpc_worker_idle_timeout");
+	emit_uint(em, cfg->grpc_worker_idle_timeout);
 
 	emit_key(em, "runtime");
 	begin_mapping(em);
@@ -251,6 +255,8 @@ int cfg_to_json(const struct crix_config *cfg, char **out, struct crix_err **err
 	put(root, "log_level", jstr(crix_log_level_name(cfg->log_level)));
 	put(root, "cgroup_manager", jstr(cfg_cgroup_manager_name(cfg->cgroup_manager)));
 	put(root, "grpc_max_msg_size", json_object_new_int64((int64_t)cfg->grpc_max_msg_size));
+	put(root, "grpc_max_workers", json_object_new_int64(cfg->grpc_max_workers));
+	put(root, "grpc_worker_idle_timeout", json_object_new_int64(cfg->grpc_worker_idle_timeout));
 
 	struct json_object *runtime = json_object_new_object(), *handlers = json_object_new_object();
 	put(runtime, "default_handler", jstr(cfg->runtime.default_handler));

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crix_alloc.h"
 #include "crix_cleanup.h"
 #include "crix_log.h"
 #include "srv.h"
@@ -113,15 +114,14 @@ int srv_rpc_UpdateRuntimeConfig(struct srv_call *call, const ProtobufCMessage *r
 {
 	const Runtime__V1__UpdateRuntimeConfigRequest *req =
 		(const Runtime__V1__UpdateRuntimeConfigRequest *)request;
+	(void)err;
 	const char *cidr = "";
 	if (req->runtime_config && req->runtime_config->network_config &&
 	    req->runtime_config->network_config->pod_cidr)
 		cidr = req->runtime_config->network_config->pod_cidr;
 	/* kubelet sends an empty CIDR when it has none; keep the last one it gave. */
 	if (*cidr != '\0') {
-		char *copy = strdup(cidr);
-		if (copy == NULL)
-			return crix_err_make(err, ENOMEM, "update runtime config");
+		char *copy = crix_xstrdup(cidr);
 		struct srv_daemon *d = srv_daemon(call);
 		pthread_mutex_lock(&d->lock);
 		bool changed = d->pod_cidr == NULL || strcmp(d->pod_cidr, copy) != 0;

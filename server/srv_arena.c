@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crix_alloc.h"
 #include "srv_internal.h"
 
 /* Chunks are chained; requests and responses are small, so most calls use one chunk. */
@@ -17,19 +18,9 @@ struct srv_arena {
 
 #define ARENA_CHUNK 4096
 
-static void *xmalloc(size_t size)
-{
-	void *p = malloc(size);
-	if (p == NULL) {
-		/* Out of memory in the daemon itself: nothing sensible is left to do. */
-		abort();
-	}
-	return p;
-}
-
 struct srv_arena *srv_arena_new(void)
 {
-	struct srv_arena *a = xmalloc(sizeof(*a));
+	struct srv_arena *a = crix_xmalloc(sizeof(*a));
 	a->head = NULL;
 	return a;
 }
@@ -43,7 +34,7 @@ void *srv_arena_alloc(struct srv_arena *a, size_t size)
 	struct arena_chunk *c = a->head;
 	if (c == NULL || c->size - c->used < size) {
 		size_t chunk = size > ARENA_CHUNK ? size : ARENA_CHUNK;
-		c = xmalloc(sizeof(*c) + chunk);
+		c = crix_xmalloc(sizeof(*c) + chunk);
 		c->used = 0;
 		c->size = chunk;
 		c->next = a->head;

@@ -1,12 +1,11 @@
 #include <stdlib.h>
 
+#include "crix_alloc.h"
 #include "srv_internal.h"
 
 struct srv_config *srv_config_new(struct crix_config *cfg)
 {
-	struct srv_config *c = malloc(sizeof(*c));
-	if (c == NULL)
-		abort();
+	struct srv_config *c = crix_xmalloc(sizeof(*c));
 	c->cfg = cfg;
 	atomic_init(&c->refs, 1);
 	return c;

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "crix_alloc.h"
 #include "crix_cleanup.h"
 #include "crix_log.h"
 #include "srv_internal.h"
@@ -205,9 +206,7 @@ static void call_unref(struct srv_call *c)
 
 static struct srv_call *call_new(struct srv_server *s, grpc_call *gcall)
 {
-	struct srv_call *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		abort();
+	struct srv_call *c = crix_xcalloc(1, sizeof(*c));
 	c->server = s;
 	c->call = gcall;
 	c->arena = srv_arena_new();
@@ -428,7 +427,7 @@ static void on_generic(struct generic_slot *slot, bool ok)
 	c->deadline = slot->details.deadline;
 	c->unknown_path = grpc_slice_to_c_string(slot->details.method);
 	/* grpc_slice_to_c_string memory is gpr_malloc'd; keep one allocator for the call. */
-	char *path = strdup(c->unknown_path ? c->unknown_path : "?");
+	char *path = crix_xstrdup(c->unknown_path ? c->unknown_path : "?");
 	gpr_free(c->unknown_path);
 	c->unknown_path = path;
 	grpc_call_details_destroy(&slot->details);
@@ -474,6 +473,24 @@ static void *cq_loop(void *arg)
 	return NULL;
 }
 
+/* One worker in eight (at least one) serves the quick reads; the rest the calls that may wait. */
+static void pool_limits(const struct srv_server_opts *opts, struct srv_pool_limits *quick,
+			struct srv_pool_limits *slow)
+{
+	unsigned n_quick = opts->max_workers / 8 ? opts->max_workers / 8 : 1;
+	*quick = (struct srv_pool_limits){.max_threads = n_quick, .idle_ms = opts->worker_idle_ms};
+	*slow = (struct srv_pool_limits){.max_threads = opts->max_workers > n_quick ? opts->max_workers - n_quick : 1,
+					 .idle_ms = opts->worker_idle_ms};
+}
+
+void srv_server_set_workers(struct srv_server *s, const struct srv_server_opts *opts)
+{
+	struct srv_pool_limits quick, slow;
+	pool_limits(opts, &quick, &slow);
+	srv_pool_set_limits(s->quick_pool, &quick);
+	srv_pool_set_limits(s->slow_pool, &slow);
+}
+
 static grpc_arg int_arg(const char *key, int value)
 {
 	grpc_arg a = {.type = GRPC_ARG_INTEGER, .key = (char *)key};
@@ -484,9 +501,7 @@ static grpc_arg int_arg(const char *key, int value)
 int srv_server_start(struct srv_daemon *d, const struct srv_server_opts *opts,
 		     struct srv_server **out, struct crix_err **err)
 {
-	struct srv_server *s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return crix_err_make(err, ENOMEM, "server");
+	struct srv_server *s = crix_xcalloc(1, sizeof(*s));
 	s->daemon = d;
 	s->shutdown_tag.kind = TAG_SHUTDOWN;
 	pthread_mutex_init(&s->lock, NULL);
@@ -507,19 +522,25 @@ int srv_server_start(struct srv_daemon *d, const struct srv_server_opts *opts,
 
 	_cleanup_free_ char *address = NULL;
 	if (asprintf(&address, "unix:%s", opts->listen) < 0)
-		address = NULL;
+		crix_oom();
 	grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-	int port = address ? grpc_server_add_http2_port(s->server, address, creds) : 0;
+	int port = grpc_server_add_http2_port(s->server, address, creds);
 	grpc_server_credentials_release(creds);
-	if (port == 0) {
+	/* The queue's thread runs before the server starts: nothing can be left undrained. */
+	int thread_rc = port == 0 ? 0 : pthread_create(&s->cq_thread, NULL, cq_loop, s);
+	if (port == 0 || thread_rc != 0) {
 		grpc_server_destroy(s->server);
 		grpc_completion_queue_shutdown(s->cq);
 		while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
 		       GRPC_QUEUE_SHUTDOWN)
 			;
 		grpc_completion_queue_destroy(s->cq);
+		pthread_cond_destroy(&s->cond);
+		pthread_mutex_destroy(&s->lock);
 		free(s);
-		return crix_err_make(err, EADDRNOTAVAIL, "listen on %s", opts->listen);
+		if (port == 0)
+			return crix_err_make(err, EADDRNOTAVAIL, "listen on %s", opts->listen);
+		return crix_err_make(err, thread_rc, "start the completion-queue thread");
 	}
 	/* kubelet and crictl run as root; nobody else may drive the runtime. The socket is bound
 	 * by now but listens only from grpc_server_start: no connection before the mode is set. */
@@ -527,15 +548,15 @@ int srv_server_start(struct srv_daemon *d, const struct srv_server_opts *opts,
 		crix_warn("chmod 0660 %s: %s", opts->listen, strerror(errno));
 	grpc_server_start(s->server);
 
-	s->quick_pool = srv_pool_new("quick", 8);
-	s->slow_pool = srv_pool_new("slow", 64);
+	struct srv_pool_limits quick, slow;
+	pool_limits(opts, &quick, &slow);
+	s->quick_pool = srv_pool_new("quick", &quick);
+	s->slow_pool = srv_pool_new("slow", &slow);
 	/* Methods without a handler get one posted request each, enough to answer promptly. */
 	for (size_t i = 0; i < CRI_METHODS_COUNT; i++) {
 		int posted = srv_handlers[i] != NULL ? REQUESTS_PER_METHOD : 1;
 		for (int k = 0; k < posted; k++) {
-			struct request_slot *slot = calloc(1, sizeof(*slot));
-			if (slot == NULL)
-				abort();
+			struct request_slot *slot = crix_xcalloc(1, sizeof(*slot));
 			slot->tag.kind = TAG_REQUEST;
 			slot->server = s;
 			slot->method = i;
@@ -543,15 +564,11 @@ int srv_server_start(struct srv_daemon *d, const struct srv_server_opts *opts,
 		}
 	}
 	for (int k = 0; k < GENERIC_REQUESTS; k++) {
-		struct generic_slot *slot = calloc(1, sizeof(*slot));
-		if (slot == NULL)
-			abort();
+		struct generic_slot *slot = crix_xcalloc(1, sizeof(*slot));
 		slot->tag.kind = TAG_GENERIC;
 		slot->server = s;
 		post_generic(slot);
 	}
-	if (pthread_create(&s->cq_thread, NULL, cq_loop, s) != 0)
-		abort();
 	*out = s;
 	return 0;
 }

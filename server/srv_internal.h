@@ -17,21 +17,33 @@ void *srv_arena_alloc(struct srv_arena *a, size_t size);
 void srv_arena_free(struct srv_arena *a);
 ProtobufCAllocator srv_arena_allocator(struct srv_arena *a);
 
-/* Worker pool that grows while queued work exceeds idle workers, up to max_threads. */
+/* Worker pool that grows while queued work exceeds idle workers, up to max_threads; beyond
+ * that, work queues. A worker idle for idle_ms leaves. */
+struct srv_pool_limits {
+	unsigned max_threads;
+	unsigned idle_ms;
+};
 struct srv_pool;
-struct srv_pool *srv_pool_new(const char *name, unsigned max_threads);
+/* name: the workers' thread name is "crixd-<name>" (at most 9 characters kept). */
+struct srv_pool *srv_pool_new(const char *name, const struct srv_pool_limits *limits);
+/* Takes effect at once: idle workers above a lowered max_threads leave. */
+void srv_pool_set_limits(struct srv_pool *p, const struct srv_pool_limits *limits);
 void srv_pool_submit(struct srv_pool *p, void (*fn)(void *), void *arg);
-/* Runs the queued work, then joins every worker. */
+/* Runs the queued work, then waits for every worker to leave. */
 void srv_pool_destroy(struct srv_pool *p);
 
 struct srv_server_opts {
 	const char *listen;       /* unix socket path */
 	uint64_t max_msg_size;    /* both directions */
+	unsigned max_workers;     /* handler threads of both pools together */
+	unsigned worker_idle_ms;  /* a worker idle this long leaves */
 };
 
 struct srv_server;
 int srv_server_start(struct srv_daemon *d, const struct srv_server_opts *opts,
 		     struct srv_server **out, struct crix_err **err);
+/* Applies new max_workers and worker_idle_ms (a reload); the other options need a restart. */
+void srv_server_set_workers(struct srv_server *s, const struct srv_server_opts *opts);
 /* Stops accepting, lets running calls finish within grace_ms, then cancels the rest. */
 void srv_server_stop(struct srv_server *s, int grace_ms);
 

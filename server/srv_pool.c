@@ -1,9 +1,15 @@
+/* Worker pools: threads start while queued work exceeds idle workers, up to a limit, and
+ * leave after an idle time, so a burst's threads (and the memory their calls took) go back. */
+#include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "crix_alloc.h"
 #include "crix_log.h"
 #include "srv_internal.h"
 
@@ -15,24 +21,42 @@ struct pool_job {
 
 struct srv_pool {
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	pthread_cond_t wake; /* work queued, limits changed or stopping; CLOCK_MONOTONIC */
+	pthread_cond_t gone; /* the last worker left */
+	pthread_attr_t attr; /* detached: a worker that leaves is joined by nobody */
 	struct pool_job *head, *tail;
-	unsigned queued, idle, nthreads, max_threads;
+	unsigned queued, idle, nthreads, max_threads, idle_ms;
 	bool stopping;
-	pthread_t *threads;
-	char name[32];
+	char name[16]; /* the workers' thread name */
 };
+
+static struct timespec after_ms(unsigned ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
 
 static void *pool_worker(void *arg)
 {
 	struct srv_pool *p = arg;
+	pthread_setname_np(pthread_self(), p->name);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (p->head == NULL && !p->stopping) {
+		bool timed_out = false;
+		while (p->head == NULL && !p->stopping && !timed_out && p->nthreads <= p->max_threads) {
+			struct timespec until = after_ms(p->idle_ms);
 			p->idle++;
-			pthread_cond_wait(&p->wake, &p->lock);
+			timed_out = pthread_cond_timedwait(&p->wake, &p->lock, &until) == ETIMEDOUT;
 			p->idle--;
 		}
+		/* Leave only with nothing queued: a job is never left without a worker. */
 		if (p->head == NULL)
 			break;
 		struct pool_job *job = p->head;
@@ -45,30 +69,49 @@ static void *pool_worker(void *arg)
 		free(job);
 		pthread_mutex_lock(&p->lock);
 	}
+	p->nthreads--;
+	/* The last idle worker to leave after a burst hands the freed heap back to the kernel
+	 * (the calls' arenas and buffers are freed by then, but glibc keeps the pages). */
+	bool trim = !p->stopping && p->idle == 0;
+	if (p->nthreads == 0)
+		pthread_cond_broadcast(&p->gone);
 	pthread_mutex_unlock(&p->lock);
+	if (trim)
+		malloc_trim(0);
 	return NULL;
 }
 
-struct srv_pool *srv_pool_new(const char *name, unsigned max_threads)
+struct srv_pool *srv_pool_new(const char *name, const struct srv_pool_limits *limits)
 {
-	struct srv_pool *p = calloc(1, sizeof(*p));
-	if (p == NULL)
-		abort();
+	struct srv_pool *p = crix_xcalloc(1, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->wake, NULL);
-	p->max_threads = max_threads;
-	p->threads = calloc(max_threads, sizeof(*p->threads));
-	if (p->threads == NULL)
-		abort();
-	snprintf(p->name, sizeof(p->name), "%s", name);
+	pthread_condattr_t cattr;
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->wake, &cattr);
+	pthread_condattr_destroy(&cattr);
+	pthread_cond_init(&p->gone, NULL);
+	pthread_attr_init(&p->attr);
+	pthread_attr_setdetachstate(&p->attr, PTHREAD_CREATE_DETACHED);
+	p->max_threads = limits->max_threads;
+	p->idle_ms = limits->idle_ms;
+	snprintf(p->name, sizeof(p->name), "crixd-%s", name);
 	return p;
+}
+
+void srv_pool_set_limits(struct srv_pool *p, const struct srv_pool_limits *limits)
+{
+	pthread_mutex_lock(&p->lock);
+	p->max_threads = limits->max_threads;
+	p->idle_ms = limits->idle_ms;
+	/* Idle workers above a lowered limit leave now; the others restart their idle time. */
+	pthread_cond_broadcast(&p->wake);
+	pthread_mutex_unlock(&p->lock);
 }
 
 void srv_pool_submit(struct srv_pool *p, void (*fn)(void *), void *arg)
 {
-	struct pool_job *job = malloc(sizeof(*job));
-	if (job == NULL)
-		abort();
+	struct pool_job *job = crix_xmalloc(sizeof(*job));
 	*job = (struct pool_job){.fn = fn, .arg = arg};
 	pthread_mutex_lock(&p->lock);
 	if (p->tail)
@@ -77,12 +120,15 @@ void srv_pool_submit(struct srv_pool *p, void (*fn)(void *), void *arg)
 		p->head = job;
 	p->tail = job;
 	p->queued++;
-	/* Grow while more work waits than workers are idle, so calls never run in waves. */
+	/* Grow while more work waits than workers are idle, so calls never run in waves; at the
+	 * limit, work waits in the queue for the next free worker. */
 	if (p->queued > p->idle && p->nthreads < p->max_threads) {
-		if (pthread_create(&p->threads[p->nthreads], NULL, pool_worker, p) == 0)
+		pthread_t thread;
+		int rc = pthread_create(&thread, &p->attr, pool_worker, p);
+		if (rc == 0)
 			p->nthreads++;
 		else if (p->nthreads == 0)
-			crix_error("pool %s: cannot start a worker thread", p->name);
+			crix_error("pool %s: cannot start a worker thread: %s", p->name, strerror(rc));
 	}
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
@@ -95,12 +141,12 @@ void srv_pool_destroy(struct srv_pool *p)
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	pthread_cond_broadcast(&p->wake);
-	unsigned n = p->nthreads;
+	while (p->nthreads > 0)
+		pthread_cond_wait(&p->gone, &p->lock);
 	pthread_mutex_unlock(&p->lock);
-	for (unsigned i = 0; i < n; i++)
-		pthread_join(p->threads[i], NULL);
+	pthread_attr_destroy(&p->attr);
+	pthread_cond_destroy(&p->gone);
 	pthread_cond_destroy(&p->wake);
 	pthread_mutex_destroy(&p->lock);
-	free(p->threads);
 	free(p);
 }

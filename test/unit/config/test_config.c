@@ -114,6 +114,8 @@ static int test_defaults(void)
 	CHECK(cfg->log_level == CRIX_LOG_INFO);
 	CHECK(cfg->cgroup_manager == CFG_CGROUP_CGROUPFS);
 	CHECK(cfg->grpc_max_msg_size == 16777216);
+	CHECK(cfg->grpc_max_workers == 64);
+	CHECK(cfg->grpc_worker_idle_timeout == 30);
 	CHECK_STR(cfg->runtime.default_handler, "crix");
 	CHECK(cfg->runtime.n_handlers == 3);
 	CHECK_STR(cfg->runtime.handlers[0].name, "crix");
@@ -156,7 +158,8 @@ static int test_shipped_file(void)
 	/* Start from something else so that the file must set every scalar itself. */
 	CHECK_OK(merge(cfg,
 		       "listen: /x\nroot: /x\nrunroot: /x\nlog_level: debug\ncgroup_manager: systemd\n"
-		       "grpc_max_msg_size: 2097152\nruntime: {default_handler: runc, handlers: {crix: "
+		       "grpc_max_msg_size: 2097152\ngrpc_max_workers: 3\ngrpc_worker_idle_timeout: 7\n"
+		       "runtime: {default_handler: runc, handlers: {crix: "
 		       "{path: /x}, runc: {path: /x}, crun: {path: /x}}}\n"
 		       "image: {max_parallel_downloads: 9, auth_file: /x, stall_timeout: 9, min_speed: 9, registries: [{prefix: x}]}\n"
 		       "network: {cni_config_dir: /x, cni_plugin_dirs: [/x]}\n"
@@ -176,6 +179,8 @@ static const char *const full_yaml =
 	"log_level: debug\n"
 	"cgroup_manager: systemd\n"
 	"grpc_max_msg_size: 1048576\n"
+	"grpc_max_workers: 16\n"
+	"grpc_worker_idle_timeout: 5\n"
 	"runtime:\n"
 	"  default_handler: kata\n"
 	"  handlers:\n"
@@ -210,6 +215,8 @@ static int check_full(const struct crix_config *cfg)
 	CHECK(cfg->log_level == CRIX_LOG_DEBUG);
 	CHECK(cfg->cgroup_manager == CFG_CGROUP_SYSTEMD);
 	CHECK(cfg->grpc_max_msg_size == 1048576);
+	CHECK(cfg->grpc_max_workers == 16);
+	CHECK(cfg->grpc_worker_idle_timeout == 5);
 	CHECK_STR(cfg->runtime.default_handler, "kata");
 	CHECK(cfg->runtime.n_handlers == 4);
 	CHECK_STR(cfg->runtime.handlers[1].path, "/opt/runc");
@@ -383,6 +390,14 @@ static int test_type_errors(void)
 		     "t.yaml:1:20: grpc_max_msg_size: expected an integer between 1048576 and 2147483648, got 1048575");
 	EXPECT_ERROR("grpc_max_msg_size: 2147483649\n",
 		     "t.yaml:1:20: grpc_max_msg_size: expected an integer between 1048576 and 2147483648, got 2147483649");
+	EXPECT_ERROR("grpc_max_workers: 1\n",
+		     "t.yaml:1:19: grpc_max_workers: expected an integer between 2 and 1024, got 1");
+	EXPECT_ERROR("grpc_max_workers: 1025\n",
+		     "t.yaml:1:19: grpc_max_workers: expected an integer between 2 and 1024, got 1025");
+	EXPECT_ERROR("grpc_worker_idle_timeout: 0\n",
+		     "t.yaml:1:27: grpc_worker_idle_timeout: expected an integer between 1 and 3600, got 0");
+	EXPECT_ERROR("grpc_worker_idle_timeout: 30s\n",
+		     "t.yaml:1:27: grpc_worker_idle_timeout: expected an integer, got \"30s\"");
 	EXPECT_ERROR("grpc_max_msg_size: 99999999999999999999999\n",
 		     "t.yaml:1:20: grpc_max_msg_size: expected an integer between 1048576 and 2147483648, got 99999999999999999999999");
 	EXPECT_ERROR("image:\n  max_parallel_downloads: 0\n",
@@ -530,6 +545,15 @@ static int test_value_checks(void)
 	CHECK(err->errnum == EINVAL);
 	free(cfg->root);
 	cfg->root = strdup("/var/lib");
+	cfg->grpc_max_workers = 1;
+	CHECK(cfg_validate(cfg, &err) < 0);
+	CHECK_STR(crix_err_msg(err), "grpc_max_workers: expected an integer between 2 and 1024, got 1");
+	cfg->grpc_max_workers = 2;
+	cfg->grpc_worker_idle_timeout = 3601;
+	CHECK(cfg_validate(cfg, &err) < 0);
+	CHECK_STR(crix_err_msg(err), "grpc_worker_idle_timeout: expected an integer between 1 and 3600, got 3601");
+	cfg->grpc_worker_idle_timeout = 1;
+	CHECK_OK(cfg_validate(cfg, &err));
 	CHECK_OK(merge(cfg, "image: {registries: [{prefix: a, mirrors: [{location: b}]}]}\n", &err));
 	cfg->image.registries[0].mirrors[0].location[0] = '\0';
 	CHECK(cfg_validate(cfg, &err) < 0);
@@ -625,6 +649,8 @@ static int test_json(void)
 		 json_object_object_get_ex(root, "log_level", &v) && strcmp(json_object_get_string(v), "debug") == 0 &&
 		 json_object_object_get_ex(root, "cgroup_manager", &v) && strcmp(json_object_get_string(v), "systemd") == 0 &&
 		 json_object_object_get_ex(root, "grpc_max_msg_size", &v) && json_object_get_int64(v) == 1048576 &&
+		 json_object_object_get_ex(root, "grpc_max_workers", &v) && json_object_get_int64(v) == 16 &&
+		 json_object_object_get_ex(root, "grpc_worker_idle_timeout", &v) && json_object_get_int64(v) == 5 &&
 		 json_object_object_get_ex(root, "runtime", &o) &&
 		 json_object_object_get_ex(o, "default_handler", &v) && strcmp(json_object_get_string(v), "kata") == 0 &&
 		 json_object_object_get_ex(o, "handlers", &o) && json_object_object_length(o) == 4 &&
@@ -647,7 +673,7 @@ static int test_json(void)
 		 json_object_object_get_ex(root, "streaming", &o) &&
 		 json_object_object_get_ex(o, "port", &v) && json_object_get_int(v) == 65535 &&
 		 json_object_object_get_ex(o, "address", &v) && strcmp(json_object_get_string(v), "::1") == 0 &&
-		 json_object_object_length(root) == 10;
+		 json_object_object_length(root) == 12;
 	json_object_put(root);
 	if (!ok)
 		fprintf(stderr, "JSON: %s\n", text);
@@ -669,6 +695,8 @@ static int test_equal_and_dup(void)
 		"log_level: info\n",
 		"cgroup_manager: cgroupfs\n",
 		"grpc_max_msg_size: 1048577\n",
+		"grpc_max_workers: 17\n",
+		"grpc_worker_idle_timeout: 6\n",
 		"runtime: {default_handler: runc}\n",
 		"runtime: {handlers: {kata: {path: /other}}}\n",
 		"runtime: {handlers: {new: {path: /other}}}\n",
