@@ -150,7 +150,7 @@ int cfg_defaults(struct crix_config **out, struct crix_err **err)
 	cfg->cgroup_manager = CFG_CGROUP_CGROUPFS;
 	cfg->grpc_max_msg_size = 16u << 20;
 	cfg->grpc_max_workers = 64;
-	cfg->grpc_worker_idle_timeout = 30;
+	cfg->grpc_worker_idle_timeout = 15;
 	cfg->image.max_parallel_downloads = 3;
 	cfg->image.stall_timeout = 60;
 	cfg->image.min_speed = 16u << 10;

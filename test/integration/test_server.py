@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import threading
@@ -10,7 +11,7 @@ import time
 import grpc
 import pytest
 
-from crixtest import RUNTIME, api, binary, wait_for
+from crixtest import IMAGE, RUNTIME, api, binary, wait_for
 
 
 def raw_call(d, path, payload, timeout=10):
@@ -303,3 +304,159 @@ def test_every_method_survives_garbage(crixd):
             else:
                 pytest.fail("%s accepted garbage" % path)
     assert crixd.runtime("Version").runtime_name == "crix"
+
+
+class StallingRegistry:
+    """A registry on loopback that holds every request until the test releases it, then
+    answers 404: pulls against it stay on their worker as long as the test wants."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(256)
+        self.host = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.cond = threading.Condition()
+        self.waiting = self.released = self.answered = 0
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(4096)
+                if not chunk or chunk[:1] == b"\x16":  # EOF, or TLS: the client falls back to HTTP
+                    return
+                data += chunk
+            with self.cond:
+                self.waiting += 1
+                self.cond.notify_all()
+                self.cond.wait_for(lambda: self.stopping or self.released > self.answered)
+                self.waiting -= 1
+                self.answered += 1
+            try:
+                conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+
+    def release(self, n):
+        with self.cond:
+            self.released += n
+            self.cond.notify_all()
+
+    def stop(self):
+        with self.cond:
+            self.stopping = True
+            self.cond.notify_all()
+        self.sock.close()
+
+
+@pytest.fixture
+def stalling_registry():
+    reg = StallingRegistry()
+    yield reg
+    reg.stop()
+
+
+def proc_threads(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    raise AssertionError("no Threads in /proc/%d/status" % pid)
+
+
+def worker_threads(pid):
+    """crixd's handler threads (named crixd-quick / crixd-slow)."""
+    names = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                names.append(f.read().strip())
+        except OSError:
+            pass
+    return sum(1 for n in names if n.startswith("crixd-"))
+
+
+def start_pulls(d, registry, n):
+    """n PullImage calls at once, each of its own image (so no two share a download)."""
+    stub = d.channel.unary_unary("/%s/PullImage" % IMAGE,
+                                 request_serializer=lambda m: m.SerializeToString(),
+                                 response_deserializer=api.PullImageResponse.FromString)
+    return [stub.future(api.PullImageRequest(image=api.ImageSpec(image="%s/burst/img%d:v1" % (registry.host, i))),
+                        timeout=120) for i in range(n)]
+
+
+def registry_config(registry, extra=""):
+    return extra + "image:\n  registries:\n    - {prefix: \"%s\", insecure: true}\n" % registry.host
+
+
+def pull_failed_not_found(f):
+    """A finished pull was answered (not refused for lack of workers): 404 is NOT_FOUND."""
+    e = f.exception()
+    return e is not None and e.code() == grpc.StatusCode.NOT_FOUND
+
+
+def burst_of_pulls(d, registry, n):
+    """n pulls that all hold a worker at once, then are answered; returns their futures."""
+    futures = start_pulls(d, registry, n)
+    wait_for(lambda: registry.waiting == n, 60, "%d pulls at the registry" % n)
+    registry.release(n)
+    for f in futures:
+        f.exception(timeout=120)
+    return futures
+
+
+def test_burst_threads_exit_after_the_idle_time(crixd_factory, stalling_registry):
+    d = crixd_factory(registry_config(stalling_registry, "grpc_worker_idle_timeout: 1\n")).start()
+    # A first small burst: its workers leave too, and gRPC starts the threads it keeps for
+    # good (a second timer thread the first time a timer fires), which are part of idle.
+    burst_of_pulls(d, stalling_registry, 4)
+    wait_for(lambda: worker_threads(d.proc.pid) == 0, 30, "the first burst's workers to leave")
+    idle = proc_threads(d.proc.pid)
+    burst = 24
+    futures = start_pulls(d, stalling_registry, burst)
+    # every pull holds a worker at once: the burst took 24 threads
+    wait_for(lambda: stalling_registry.waiting == burst, 60, "%d pulls at the registry" % burst)
+    assert worker_threads(d.proc.pid) >= burst
+    assert proc_threads(d.proc.pid) >= idle + burst
+    stalling_registry.release(burst)
+    for f in futures:
+        f.exception(timeout=120)
+    assert all(pull_failed_not_found(f) for f in futures), [f.exception() for f in futures]
+    # gRPC's event engine lets a thread it added go after 30 s idle
+    wait_for(lambda: proc_threads(d.proc.pid) == idle, 60, "threads back to the idle %d" % idle)
+    assert worker_threads(d.proc.pid) == 0
+    assert d.runtime("Version").runtime_name == "crix"
+
+
+def test_max_workers_bounds_a_burst_and_every_call_completes(crixd_factory, stalling_registry):
+    n = 4  # one worker for quick reads, three for pulls
+    d = crixd_factory(registry_config(stalling_registry, "grpc_max_workers: %d\n" % n)).start()
+    d.runtime("Version")
+    idle = proc_threads(d.proc.pid)
+    burst = 12
+    futures = start_pulls(d, stalling_registry, burst)
+    peak_workers = peak_waiting = 0
+    # At each step the pulls that got a worker all wait at the registry; one is let go.
+    while not all(f.done() for f in futures):
+        pending = sum(1 for f in futures if not f.done())
+        wait_for(lambda: stalling_registry.waiting >= min(n - 1, pending) or all(f.done() for f in futures),
+                 60, "the pulls that have a worker at the registry")
+        peak_waiting = max(peak_waiting, stalling_registry.waiting)
+        peak_workers = max(peak_workers, worker_threads(d.proc.pid))
+        assert stalling_registry.waiting <= n - 1
+        assert proc_threads(d.proc.pid) <= idle + n
+        stalling_registry.release(1)
+    assert peak_waiting == n - 1 and 0 < peak_workers <= n
+    assert all(pull_failed_not_found(f) for f in futures), [f.exception() for f in futures]
+    assert "grpc_max_workers: 4" in subprocess.run(d.command() + ["config"], capture_output=True, text=True,
+                                                   timeout=20, check=True).stdout

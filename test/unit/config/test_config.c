@@ -115,7 +115,7 @@ static int test_defaults(void)
 	CHECK(cfg->cgroup_manager == CFG_CGROUP_CGROUPFS);
 	CHECK(cfg->grpc_max_msg_size == 16777216);
 	CHECK(cfg->grpc_max_workers == 64);
-	CHECK(cfg->grpc_worker_idle_timeout == 30);
+	CHECK(cfg->grpc_worker_idle_timeout == 15);
 	CHECK_STR(cfg->runtime.default_handler, "crix");
 	CHECK(cfg->runtime.n_handlers == 3);
 	CHECK_STR(cfg->runtime.handlers[0].name, "crix");
