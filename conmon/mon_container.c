@@ -101,6 +101,7 @@ static void accept_client(struct monitor *m)
 		return;
 	struct client *clients = realloc(m->clients, (m->n_clients + 1) * sizeof(*clients));
 	if (clients == NULL) {
+		crix_warn("container %s: attach client refused: out of memory", m->opts->cid);
 		close(fd);
 		return;
 	}
@@ -178,8 +179,15 @@ static void set_pending(struct monitor *m, const char *data, size_t len)
 			epoll_ctl(m->epfd, EPOLL_CTL_DEL, m->in_fd, NULL);
 	} else {
 		char *copy = malloc(len);
-		if (copy == NULL)
+		if (copy == NULL) {
+			/* End of input rather than input with a hole in it (a terminal's stays open,
+			 * for its output: what did not fit is lost, and said so). */
+			crix_warn("container %s: stdin: out of memory for %zu bytes, closing it",
+				  m->opts->cid, len);
+			set_pending(m, NULL, 0);
+			close_stdin(m);
 			return;
+		}
 		memmove(copy, data, len);
 		free(m->pending);
 		m->pending = copy;
@@ -330,8 +338,11 @@ static void record_oom(struct monitor *m)
 	m->oom_recorded = true;
 	_cleanup_free_ char *path = NULL;
 	struct crix_err *err = NULL;
-	if (asprintf(&path, "%s/%s.oom", m->opts->exit_dir, m->opts->session_id) < 0)
+	if (asprintf(&path, "%s/%s.oom", m->opts->exit_dir, m->opts->session_id) < 0) {
+		crix_error("container %s: OOM kill in its cgroup; cannot record it: out of memory",
+			   m->opts->cid);
 		return;
+	}
 	if (crix_write_file_atomic(path, "", 0, 0644, CRIX_WRITE_VOLATILE, &err) < 0) {
 		crix_error("container %s: %s", m->opts->cid, crix_err_msg(err));
 		crix_err_free(&err);
@@ -360,12 +371,23 @@ static void reap(struct monitor *m)
 	}
 }
 
+/* A log that cannot be synced is reported; the exit is recorded all the same. */
+static void close_log(struct monitor *m)
+{
+	struct crix_err *err = NULL;
+	if (mon_log_close(&m->log, &err) < 0) {
+		crix_warn("container %s: %s (its last output may not be on disk)", m->opts->cid,
+			  crix_err_msg(err));
+		crix_err_free(&err);
+	}
+}
+
 /* Drains the output the container left, then the oom marker, then the exit file. */
 static int finish(struct monitor *m)
 {
 	drain(m, &m->out_fd, MON_STDOUT);
 	drain(m, &m->err_fd, MON_STDERR);
-	mon_log_close(&m->log);
+	close_log(m);
 	/* The eventfd lags the kill by ~75 ms: the counter itself is already up to date. */
 	if (mon_oom_check(&m->oom) == 1)
 		record_oom(m);
@@ -374,8 +396,10 @@ static int finish(struct monitor *m)
 	int n = snprintf(text, sizeof(text), "%d", code);
 	_cleanup_free_ char *path = NULL;
 	struct crix_err *err = NULL;
-	if (asprintf(&path, "%s/%s", m->opts->exit_dir, m->opts->session_id) < 0)
+	if (asprintf(&path, "%s/%s", m->opts->exit_dir, m->opts->session_id) < 0) {
+		crix_error("container %s exited with %d; cannot record it: out of memory", m->opts->cid, code);
 		return 1;
+	}
 	if (crix_write_file_atomic(path, text, (size_t)n, 0644, CRIX_WRITE_VOLATILE, &err) < 0) {
 		crix_error("container %s: %s", m->opts->cid, crix_err_msg(err));
 		crix_err_free(&err);
@@ -620,8 +644,10 @@ static int create_container(struct monitor *m, struct crix_err **err)
 		/* The runtime's own complaint is on the stdio it was given. */
 		_cleanup_free_ char *text = NULL;
 		size_t len = 0;
-		mon_read_available(m->err_fd, &text, &len, 64 * 1024);
-		mon_read_available(m->out_fd, &text, &len, 64 * 1024);
+		if (mon_read_available(m->err_fd, &text, &len, 64 * 1024) < 0 ||
+		    mon_read_available(m->out_fd, &text, &len, 64 * 1024) < 0)
+			return crix_err_make(err, ENOMEM, "%s %s failed with status %d; reading its message",
+					     o->runtime, args[0], mon_exit_code(status));
 		if (len == 0)
 			return crix_err_make(err, 0, "%s %s failed with status %d", o->runtime, args[0],
 					     mon_exit_code(status));
@@ -664,7 +690,7 @@ static void teardown(struct monitor *m)
 		drop_client(m, m->n_clients - 1);
 	free(m->clients);
 	free(m->pending);
-	mon_log_close(&m->log);
+	close_log(m);
 	mon_oom_close(&m->oom);
 	int *fds[] = {&m->out_fd, &m->err_fd, &m->in_fd, &m->attach_fd, &m->ctl_fd, &m->dir_fd,
 		      &m->sigfd, &m->epfd};

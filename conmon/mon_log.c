@@ -43,15 +43,13 @@ size_t mon_log_format_time(struct mon_log *log, const struct timespec *ts, char 
 
 static int open_log_file(const char *path, int *fd, uint64_t *size, struct crix_err **err)
 {
-	int nfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+	_cleanup_close_ int nfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 	if (nfd < 0)
 		return crix_err_make(err, errno, "open log %s", path);
 	struct stat st;
-	if (fstat(nfd, &st) < 0) {
-		close(nfd);
+	if (fstat(nfd, &st) < 0)
 		return crix_err_make(err, errno, "stat log %s", path);
-	}
-	*fd = nfd;
+	*fd = steal_fd(nfd);
 	*size = (uint64_t)st.st_size;
 	return 0;
 }
@@ -211,23 +209,28 @@ int mon_log_reopen(struct mon_log *log, struct crix_err **err)
 	uint64_t size = 0;
 	if (open_log_file(log->path, &fd, &size, err) < 0)
 		return -1; /* keep writing to the old file rather than nowhere */
-	if (log->fd >= 0)
-		close(log->fd);
+	/* A failed close (a write-back error on some filesystems) is reported; the new file is
+	 * used either way. */
+	if (log->fd >= 0 && close(log->fd) < 0 && rc == 0)
+		rc = crix_err_make(err, errno, "close log %s", log->path);
 	log->fd = fd;
 	log->size = log->written_back = size;
 	return rc;
 }
 
-void mon_log_close(struct mon_log *log)
+int mon_log_close(struct mon_log *log, struct crix_err **err)
 {
-	flush(log, NULL);
+	int rc = flush(log, err);
 	if (log->fd >= 0) {
-		fsync(log->fd);
-		close(log->fd);
+		if (fsync(log->fd) < 0 && rc == 0)
+			rc = crix_err_make(err, errno, "fsync log %s", log->path);
+		if (close(log->fd) < 0 && rc == 0)
+			rc = crix_err_make(err, errno, "close log %s", log->path);
 	}
 	log->fd = -1;
 	free(log->buf);
 	free(log->path);
 	log->buf = NULL;
 	log->path = NULL;
+	return rc;
 }

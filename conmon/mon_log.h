@@ -47,7 +47,8 @@ int mon_log_write(struct mon_log *log, enum mon_stream stream, const char *data,
 /* Closes and opens the path again: after the kubelet renamed the file. */
 int mon_log_reopen(struct mon_log *log, struct crix_err **err);
 
-/* fsyncs and closes. */
-void mon_log_close(struct mon_log *log);
+/* Writes what is buffered, fsyncs and closes; always releases the log. Fails when any of
+ * them failed (the output may not all be on disk). */
+int mon_log_close(struct mon_log *log, struct crix_err **err);
 
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
-/* Serialises obj as one line and releases it. */
+/* Serialises obj as one line and releases it; NULL (out of memory) when obj is. */
 static char *to_line(struct json_object *obj)
 {
 	if (obj == NULL)
@@ -21,12 +21,20 @@ static char *to_line(struct json_object *obj)
 	return line;
 }
 
+/* Adds key: value to obj; on failure (value NULL: out of memory) releases obj and returns
+ * NULL, so a message is whole or not sent. */
+static struct json_object *put(struct json_object *obj, const char *key, struct json_object *value)
+{
+	if (obj != NULL && value != NULL && json_object_object_add(obj, key, value) == 0)
+		return obj;
+	json_object_put(value);
+	json_object_put(obj);
+	return NULL;
+}
+
 char *mon_sync_pid_line(pid_t pid)
 {
-	struct json_object *obj = json_object_new_object();
-	if (obj != NULL)
-		json_object_object_add(obj, "pid", json_object_new_int(pid));
-	return to_line(obj);
+	return to_line(put(json_object_new_object(), "pid", json_object_new_int(pid)));
 }
 
 char *mon_sync_error_line(const char *message, size_t len)
@@ -41,26 +49,19 @@ char *mon_sync_error_line(const char *message, size_t len)
 		message += len - MON_SYNC_MESSAGE_MAX;
 		len = MON_SYNC_MESSAGE_MAX;
 	}
-	struct json_object *obj = json_object_new_object();
-	if (obj != NULL) {
-		json_object_object_add(obj, "pid", json_object_new_int(-1));
-		json_object_object_add(obj, "message", json_object_new_string_len(message, (int)len));
-	}
-	return to_line(obj);
+	struct json_object *obj = put(json_object_new_object(), "pid", json_object_new_int(-1));
+	return to_line(put(obj, "message", json_object_new_string_len(message, (int)len)));
 }
 
 char *mon_sync_exec_line(const struct mon_exec_result *r)
 {
-	struct json_object *obj = json_object_new_object();
-	if (obj != NULL) {
-		json_object_object_add(obj, "pid", json_object_new_int(r->pid));
-		json_object_object_add(obj, "exit_code", json_object_new_int(r->exit_code));
-		json_object_object_add(obj, "timed_out", json_object_new_boolean(r->timed_out));
-		json_object_object_add(obj, "stdout_bytes", json_object_new_int64((int64_t)r->stdout_bytes));
-		json_object_object_add(obj, "stderr_bytes", json_object_new_int64((int64_t)r->stderr_bytes));
-		json_object_object_add(obj, "stdout_truncated", json_object_new_boolean(r->stdout_truncated));
-		json_object_object_add(obj, "stderr_truncated", json_object_new_boolean(r->stderr_truncated));
-	}
+	struct json_object *obj = put(json_object_new_object(), "pid", json_object_new_int(r->pid));
+	obj = put(obj, "exit_code", json_object_new_int(r->exit_code));
+	obj = put(obj, "timed_out", json_object_new_boolean(r->timed_out));
+	obj = put(obj, "stdout_bytes", json_object_new_int64((int64_t)r->stdout_bytes));
+	obj = put(obj, "stderr_bytes", json_object_new_int64((int64_t)r->stderr_bytes));
+	obj = put(obj, "stdout_truncated", json_object_new_boolean(r->stdout_truncated));
+	obj = put(obj, "stderr_truncated", json_object_new_boolean(r->stderr_truncated));
 	return to_line(obj);
 }
 

@@ -61,12 +61,12 @@ int mon_read_pidfile(const char *path, pid_t *pid, struct crix_err **err)
 	return 0;
 }
 
-void mon_read_available(int fd, char **buf, size_t *len, size_t max)
+int mon_read_available(int fd, char **buf, size_t *len, size_t max)
 {
 	while (fd >= 0 && *len < max) {
 		char *nbuf = realloc(*buf, max + 1);
 		if (nbuf == NULL)
-			return;
+			return -1;
 		*buf = nbuf;
 		ssize_t n = read(fd, *buf + *len, max - *len);
 		if (n < 0 && errno == EINTR)
@@ -76,6 +76,7 @@ void mon_read_available(int fd, char **buf, size_t *len, size_t max)
 		*len += (size_t)n;
 		(*buf)[*len] = '\0';
 	}
+	return 0;
 }
 
 void mon_sync_send(int *fd, char *line)

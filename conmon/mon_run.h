@@ -27,8 +27,9 @@ int mon_set_nonblock(int fd);
  * instead of failing its writes with EAGAIN. Both ends close on exec. */
 int mon_output_pipe(int fds[2], struct crix_err **err);
 
-/* Reads what a non-blocking fd has now (at most max bytes) and appends it to *buf. */
-void mon_read_available(int fd, char **buf, size_t *len, size_t max);
+/* Reads what a non-blocking fd has now (at most max bytes) and appends it to *buf; -1 when
+ * *buf could not grow (what it holds stays). */
+int mon_read_available(int fd, char **buf, size_t *len, size_t max);
 
 /* Writes a line to the sync pipe and closes it (*fd becomes -1). Nothing if *fd < 0. */
 void mon_sync_send(int *fd, char *line);

@@ -88,6 +88,16 @@ def test_monitor_idles_at_zero_cpu(containers):
     assert not [f for f in fds if "timerfd" in f], fds
 
 
+def test_log_that_cannot_be_synced_is_reported_and_the_exit_recorded(containers):
+    """The fsync at exit fails for a log on /dev/null: said in the monitor's log, and the
+    container's exit is recorded all the same."""
+    c = containers(["sh", "-c", "echo to-the-void; exit 3"])
+    c.log_path = "/dev/null"
+    c.start()
+    assert c.exit_code() == 3
+    assert "fsync log /dev/null: Invalid argument (its last output may not be on disk)" in c.monitor_text()
+
+
 def test_full_disk_is_survived(containers, tmp_path):
     mnt = str(tmp_path / "small")
     os.makedirs(mnt)

@@ -81,7 +81,7 @@ static void test_records(void)
 	write_chunk(&log, MON_STDERR, " rest\n\nlast");
 	write_chunk(&log, MON_STDOUT, "\n");
 	write_chunk(&log, MON_STDOUT, "tab\there \r\x01\n");
-	mon_log_close(&log);
+	CHECK(mon_log_close(&log, &err) == 0);
 	_cleanup_free_ char *text = slurp(path);
 	CHECK_STR(text, TS1 " stdout F a\n" TS1 " stdout F bc\n" TS1 " stderr P partial\n" TS1
 			    " stderr F  rest\n" TS1 " stderr F \n" TS1 " stderr P last\n" TS1
@@ -101,7 +101,7 @@ static void test_long_record(void)
 	struct crix_err *err = NULL;
 	CHECK(mon_log_open(&log, path, 0, &err) == 0);
 	write_chunk(&log, MON_STDOUT, line);
-	mon_log_close(&log);
+	CHECK(mon_log_close(&log, &err) == 0);
 	_cleanup_free_ char *text = slurp(path);
 	CHECK(text != NULL && strlen(text) == MON_TS_LEN + 10 + n + 1);
 	CHECK(text != NULL && strncmp(text + MON_TS_LEN, " stdout F xxx", 13) == 0);
@@ -120,7 +120,7 @@ static void test_rotation(void)
 		snprintf(line, sizeof(line), "%d\n", i);
 		write_chunk(&log, MON_STDOUT, line);
 	}
-	mon_log_close(&log);
+	CHECK(mon_log_close(&log, &err) == 0);
 	_cleanup_free_ char *cur = slurp(path), *prev = slurp(old);
 	CHECK_STR(prev, TS1 " stdout F 12\n" TS1 " stdout F 13\n");
 	CHECK_STR(cur, TS1 " stdout F 14\n");
@@ -137,7 +137,7 @@ static void test_reopen(void)
 	CHECK(rename(path, moved) == 0);
 	CHECK(mon_log_reopen(&log, &err) == 0);
 	write_chunk(&log, MON_STDOUT, "two\n");
-	mon_log_close(&log);
+	CHECK(mon_log_close(&log, &err) == 0);
 	_cleanup_free_ char *a = slurp(moved), *b = slurp(path);
 	CHECK_STR(a, TS1 " stdout F one\n");
 	CHECK_STR(b, TS1 " stdout F two\n");
@@ -154,11 +154,27 @@ static void test_full_disk(void)
 	crix_err_free(&err);
 	CHECK(log.dropped == MON_TS_LEN + 10 + 5);
 	CHECK(log.used == 0);
-	mon_log_close(&log);
+	CHECK(mon_log_close(&log, &err) < 0); /* a device cannot be synced either */
+	crix_err_free(&err);
 	/* no path: everything is discarded quietly */
 	CHECK(mon_log_open(&log, NULL, 0, &err) == 0);
 	CHECK(mon_log_write(&log, MON_STDOUT, "x\n", 2, &T1, &err) == 0);
-	mon_log_close(&log);
+	CHECK(mon_log_close(&log, &err) == 0);
+}
+
+/* Closing reports an fsync that failed (here: /dev/null, which cannot be synced), after the
+ * records were written, and releases the log all the same. */
+static void test_close_reports_fsync(void)
+{
+	struct mon_log log;
+	struct crix_err *err = NULL;
+	CHECK(mon_log_open(&log, "/dev/null", 0, &err) == 0);
+	CHECK(mon_log_write(&log, MON_STDOUT, "kept\n", 5, &T1, &err) == 0);
+	CHECK(mon_log_close(&log, &err) < 0);
+	CHECK(err != NULL && err->errnum == EINVAL);
+	CHECK_STR(crix_err_msg(err), "fsync log /dev/null: Invalid argument");
+	CHECK(log.fd == -1 && log.path == NULL && log.buf == NULL && log.dropped == 0);
+	crix_err_free(&err);
 }
 
 static int parse(struct mon_opts *o, char **errmsg, ...)
@@ -361,6 +377,7 @@ static const struct {
 	{"timestamp", test_timestamp},     {"records", test_records},
 	{"long_record", test_long_record}, {"rotation", test_rotation},
 	{"reopen", test_reopen},           {"full_disk", test_full_disk},
+	{"close_reports_fsync", test_close_reports_fsync},
 	{"options", test_options},         {"sync_lines", test_sync_lines},
 	{"ctl_and_status", test_ctl_and_status}, {"cgroup_path", test_cgroup_path},
 	{"oom_v2_fake", test_oom_v2_fake},
