@@ -228,13 +228,33 @@ static struct srv_call *call_new(struct srv_server *s, grpc_call *gcall)
 	return c;
 }
 
+/* Status details say what failed on what, which can be a client's input of any size. A
+ * client takes 8 KiB of metadata by default and fails the call (RESOURCE_EXHAUSTED, its own)
+ * beyond: details are cut at this many bytes, which percent-encoding can make three times as
+ * many on the wire. */
+#define STATUS_DETAILS_MAX 2048
+
+static grpc_slice status_details(const char *message)
+{
+	size_t len = strlen(message);
+	if (len <= STATUS_DETAILS_MAX)
+		return grpc_slice_from_copied_string(message);
+	size_t cut = STATUS_DETAILS_MAX - 3;
+	while (cut > 0 && ((unsigned char)message[cut] & 0xc0) == 0x80) /* not inside a character */
+		cut--;
+	grpc_slice s = grpc_slice_malloc(cut + 3);
+	memcpy(GRPC_SLICE_START_PTR(s), message, cut);
+	memcpy(GRPC_SLICE_START_PTR(s) + cut, "...", 3);
+	return s;
+}
+
 /* Sends the status (and the response, if any) and drops the handler's reference. */
 static void call_finish(struct srv_call *c, grpc_status_code status, const char *message)
 {
 	c->status = status;
 	if (message != NULL && *message != '\0') {
 		grpc_slice_unref(c->status_details);
-		c->status_details = grpc_slice_from_copied_string(message);
+		c->status_details = status_details(message);
 	}
 	grpc_op ops[3];
 	size_t n = 0;

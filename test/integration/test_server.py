@@ -101,6 +101,19 @@ def test_garbage_request_is_invalid_argument(crixd):
     assert crixd.runtime("Version").runtime_name == "crix"
 
 
+def test_error_echoing_a_huge_input_is_cut_to_what_clients_accept(crixd):
+    """An error that names a 20,000-character input reaches the client as that error, its
+    message cut (clients refuse more than 8 KiB of metadata, percent-encoded)."""
+    for image in ("a" * 20000, "\u00e9" * 20000):
+        with pytest.raises(grpc.RpcError) as e:
+            crixd.image("PullImage", api.PullImageRequest(image=api.ImageSpec(image=image)))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT, e.value.details()
+        details = e.value.details()
+        assert details.endswith("...") and len(details.encode()) <= 2048
+        assert image[:100] in details
+    assert crixd.runtime("Version").runtime_name == "crix"
+
+
 def test_oversized_request_is_resource_exhausted(crixd):
     big = api.VersionRequest(version="x" * (17 * 1024 * 1024))
     with pytest.raises(grpc.RpcError) as e:
