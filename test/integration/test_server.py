@@ -462,16 +462,21 @@ def test_max_workers_bounds_a_burst_and_every_call_completes(crixd_factory, stal
     burst = 12
     futures = start_pulls(d, stalling_registry, burst)
     peak_workers = peak_waiting = 0
+    def all_with_a_worker_wait():
+        pending = sum(1 for f in futures if not f.done())
+        return pending == 0 or stalling_registry.waiting >= min(n - 1, pending)
+
     # At each step the pulls that got a worker all wait at the registry; one is let go.
     while not all(f.done() for f in futures):
-        pending = sum(1 for f in futures if not f.done())
-        wait_for(lambda: stalling_registry.waiting >= min(n - 1, pending) or all(f.done() for f in futures),
-                 60, "the pulls that have a worker at the registry")
+        wait_for(all_with_a_worker_wait, 60, "the pulls that have a worker at the registry")
         peak_waiting = max(peak_waiting, stalling_registry.waiting)
         peak_workers = max(peak_workers, worker_threads(d.proc.pid))
         assert stalling_registry.waiting <= n - 1
         assert proc_threads(d.proc.pid) <= idle + n
-        stalling_registry.release(1)
+        if stalling_registry.waiting:
+            answered = stalling_registry.answered
+            stalling_registry.release(1)
+            wait_for(lambda: stalling_registry.answered > answered, 30, "the released request answered")
     assert peak_waiting == n - 1 and 0 < peak_workers <= n
     assert all(pull_failed_not_found(f) for f in futures), [f.exception() for f in futures]
     assert "grpc_max_workers: 4" in subprocess.run(d.command() + ["config"], capture_output=True, text=True,
