@@ -30,9 +30,7 @@ int cfg_fail(struct crix_err **err, const char *where, const char *fmt, ...)
 		crix_err_make(err, 0, "%s", text ? text : "invalid configuration");
 	/* EINVAL without crix_err_make's ": Invalid argument" suffix, which would only add noise
 	   to a message that already says what is wrong. */
-	if (err != NULL && *err != NULL)
-		(*err)->errnum = EINVAL;
-	return -1;
+	return crix_err_classify(err, EINVAL, 0);
 }
 
 static const char *const cgroup_manager_names[] = {

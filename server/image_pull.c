@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crix_alloc.h"
 #include "crix_cleanup.h"
 #include "crix_log.h"
 #include "img.h"
@@ -79,14 +80,10 @@ static void job_put(struct pull_job *j)
 
 static struct pull_job *job_new(const char *ref, const char *const auth[N_AUTH])
 {
-	struct pull_job *j = calloc(1, sizeof(*j));
-	bool ok = j != NULL && (j->ref = strdup(ref)) != NULL;
-	for (size_t i = 0; ok && i < N_AUTH; i++)
-		ok = auth[i] == NULL || (j->auth[i] = strdup(auth[i])) != NULL;
-	if (!ok && j != NULL) {
-		job_free(j);
-		return NULL;
-	}
+	struct pull_job *j = crix_xcalloc(1, sizeof(*j));
+	j->ref = crix_xstrdup(ref);
+	for (size_t i = 0; i < N_AUTH; i++)
+		j->auth[i] = auth[i] != NULL ? crix_xstrdup(auth[i]) : NULL;
 	j->refs = 1;
 	return j;
 }
@@ -95,9 +92,7 @@ static struct pull_job *job_new(const char *ref, const char *const auth[N_AUTH])
 static int copy_error(const struct crix_err *from, struct crix_err **err)
 {
 	crix_err_make(err, 0, "%s", crix_err_msg(from));
-	if (*err != NULL)
-		(*err)->errnum = from != NULL ? from->errnum : EIO;
-	return -1;
+	return crix_err_classify(err, from != NULL ? from->errnum : EIO, from != NULL ? from->kind : 0);
 }
 
 /* Runs the pull of job j (listed in jobs) and hands its result to the waiters. */
@@ -115,13 +110,11 @@ static int lead(struct srv_call *call, struct img_store *images, struct pull_job
 		}
 	j->done = true;
 	if (rc == 0)
-		j->image_id = strdup(*image_id);
+		j->image_id = crix_xstrdup(*image_id);
 	else if (srv_call_cancelled(call))
 		j->abandoned = true;
 	else
 		copy_error(*err, &j->err);
-	if (j->image_id == NULL && j->err == NULL && !j->abandoned)
-		j->abandoned = true; /* out of memory for the result: let a waiter pull */
 	pthread_cond_broadcast(&jobs_done);
 	job_put(j);
 	pthread_mutex_unlock(&jobs_lock);
@@ -147,9 +140,10 @@ static int wait_for_job(struct srv_call *call, struct pull_job *j, char **image_
 		rc = crix_err_make(err, ECANCELED, "pull %s: cancelled", j->ref);
 	else if (j->abandoned)
 		rc = 1;
-	else if (j->image_id != NULL)
-		rc = (*image_id = strdup(j->image_id)) != NULL ? 0 : crix_err_make(err, ENOMEM, "pull %s", j->ref);
-	else
+	else if (j->image_id != NULL) {
+		*image_id = crix_xstrdup(j->image_id);
+		rc = 0;
+	} else
 		rc = copy_error(j->err, err);
 	job_put(j);
 	return rc;
@@ -170,10 +164,7 @@ static int pull_merged(struct srv_call *call, struct img_store *images, const ch
 		while (j != NULL && !job_matches(j, ref, fields))
 			j = j->next;
 		if (j == NULL) {
-			if ((j = job_new(ref, fields)) == NULL) {
-				pthread_mutex_unlock(&jobs_lock);
-				return crix_err_make(err, ENOMEM, "pull %s", ref);
-			}
+			j = job_new(ref, fields);
 			j->next = jobs;
 			jobs = j;
 			pthread_mutex_unlock(&jobs_lock);
