@@ -20,7 +20,8 @@ static int fetch_config(struct img_client *c, const char *digest, char **text, s
 	char got[IMG_DIGEST_LEN + 1];
 	if (img_client_blob_mem(c, digest, IMG_MAX_CONFIG, text, len, err) < 0)
 		return -1;
-	img_digest_buf(*text, *len, got);
+	if (img_digest_buf(*text, *len, got) < 0)
+		return crix_err_make(err, ENOMEM, "config blob %s: sha256", digest);
 	if (strcmp(got, digest) != 0)
 		return img_err(err, IMG_ERR_CORRUPT, EIO, "config blob %s: content has digest %s", digest, got);
 	return img_blob_write(c->store, digest, *text, *len, err);

@@ -86,6 +86,8 @@ int img_path_blob(struct img_store *s, const char *digest, char **out, struct cr
 enum img_layer_file { IMG_LAYER_DIR, IMG_LAYER_DIFF, IMG_LAYER_META };
 int img_path_layer(struct img_store *s, const char *chain_id, enum img_layer_file file, char **out,
 		   struct crix_err **err);
+/* The same files of a layer whose directory is layer_dir: one being unpacked under tmp/. */
+int img_path_layer_file(const char *layer_dir, enum img_layer_file file, char **out, struct crix_err **err);
 /* images/<id-hex>.json */
 int img_path_record(struct img_store *s, const char *image_id, char **out, struct crix_err **err);
 /* containers/<id>[/rootfs.json|/upper|/work|/empty] */
@@ -102,6 +104,10 @@ int img_path_container(struct img_store *s, const char *id, enum img_container_f
 int img_path_lock(struct img_store *s, const char *key, char **out, struct crix_err **err);
 /* tmp/<prefix>-XXXXXX: a template for mkostemp or mkdtemp (prefix is the caller's constant) */
 int img_path_tmp(struct img_store *s, const char *prefix, char **out, struct crix_err **err);
+/* The prefix under tmp/ of a layer being unpacked (crix-pull's opaque marks must be there) */
+#define IMG_TMP_UNPACK "layer"
+/* <tmp_dir>/<n>: the n-th entry moved into a directory made from img_path_tmp (trash) */
+int img_path_tmp_entry(const char *tmp_dir, unsigned n, char **out, struct crix_err **err);
 
 /* ---- kinds of failure (img_err.c): in crix_err.kind, and in crix-pull's error message ---- */
 enum img_err_kind {
@@ -162,7 +168,9 @@ void img_job_unlock(struct img_store *s, const char *key, int fd);
 /* The unexpired registry token cached under key (malloc'd), or NULL; caching one. */
 char *img_token_get(struct img_store *s, const char *key);
 void img_token_put(struct img_store *s, const char *key, const char *value, long expires_in);
-void img_pins_add(struct img_store *s, const struct crix_strv *keys);
+/* Pins keys against garbage collection until img_pins_remove (a multiset: one pin each);
+ * all or none (ENOMEM). */
+int img_pins_add(struct img_store *s, const struct crix_strv *keys, struct crix_err **err);
 void img_pins_remove(struct img_store *s, const struct crix_strv *keys);
 void img_tokens_clear(struct img_store *s);
 /* Records a pulled image (moving tags from other images), persists it; takes rec. */

@@ -13,7 +13,6 @@
 #include <openssl/crypto.h>
 
 #include "crix_cleanup.h"
-#include "crix_log.h"
 #include "img_internal.h"
 
 int img_job_lock(struct img_store *s, const char *key, struct crix_err **err)
@@ -56,13 +55,19 @@ void img_job_unlock(struct img_store *s, const char *key, int fd)
 
 /* ---- pins ---- */
 
-void img_pins_add(struct img_store *s, const struct crix_strv *keys)
+int img_pins_add(struct img_store *s, const struct crix_strv *keys, struct crix_err **err)
 {
 	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < keys->n; i++)
-		if (crix_strv_add(&s->pull_pins, keys->v[i]) < 0)
-			crix_error("image store: out of memory pinning %s", keys->v[i]);
+	for (size_t i = 0; i < keys->n; i++) {
+		if (crix_strv_add(&s->pull_pins, keys->v[i]) < 0) {
+			while (i-- > 0) /* all or none */
+				crix_strv_remove(&s->pull_pins, keys->v[i]);
+			pthread_mutex_unlock(&s->lock);
+			return crix_err_make(err, ENOMEM, "pin %s", keys->v[i]);
+		}
+	}
 	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 void img_pins_remove(struct img_store *s, const struct crix_strv *keys)

@@ -40,7 +40,8 @@ static int download_write(void *arg, const void *data, size_t len)
 			       (long long)d->layer->size);
 	if (d->file_fd >= 0 && crix_write_all(d->file_fd, data, len) < 0)
 		return crix_err_make(&d->err, errno, "write temp file");
-	EVP_DigestUpdate(d->md, data, len);
+	if (EVP_DigestUpdate(d->md, data, len) != 1)
+		return crix_err_make(&d->err, ENOMEM, "sha256");
 	d->bytes += len;
 	for (const char *p = data; d->sock >= 0 && len > 0;) {
 		ssize_t n = send(d->sock, p, len, MSG_NOSIGNAL);
@@ -61,7 +62,8 @@ static int download_restart(void *arg)
 		return -1;
 	if (ftruncate(d->file_fd, 0) < 0 || lseek(d->file_fd, 0, SEEK_SET) < 0)
 		return -1;
-	EVP_DigestInit_ex(d->md, EVP_sha256(), NULL);
+	if (EVP_DigestInit_ex(d->md, EVP_sha256(), NULL) != 1)
+		return -1;
 	d->bytes = 0;
 	return 0;
 }
@@ -88,8 +90,9 @@ static void *unpack_thread(void *arg)
 static int write_layer_meta(const char *dir, const struct img_layer *l, uint64_t size, struct crix_err **err)
 {
 	_cleanup_free_ char *path = NULL, *text = NULL;
-	if (asprintf(&path, "%s/meta.json", dir) < 0 ||
-	    asprintf(&text, "{\"chain_id\":\"%s\",\"diff_id\":\"%s\",\"digest\":\"%s\",\"size\":%llu}\n", l->chain_id,
+	if (img_path_layer_file(dir, IMG_LAYER_META, &path, err) < 0)
+		return -1;
+	if (asprintf(&text, "{\"chain_id\":\"%s\",\"diff_id\":\"%s\",\"digest\":\"%s\",\"size\":%llu}\n", l->chain_id,
 		     l->diff_id, l->digest, (unsigned long long)size) < 0)
 		return crix_err_make(err, ENOMEM, "meta.json");
 	return crix_write_file_atomic(path, text, strlen(text), 0644, CRIX_WRITE_DURABLE, err);
@@ -110,6 +113,26 @@ static int sync_dir(const char *dir, struct crix_err **err)
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0)
 		return crix_err_make(err, errno, "fsync %s", dir);
+	return 0;
+}
+
+/* Renames the unpacked tree tmpdir into final. A directory already there is a layer left
+ * damaged (its meta.json does not read, else the caller would not have unpacked it again
+ * under the job lock): the two are exchanged in one step, so that the name never lacks a tree,
+ * and tmpdir then holds the damaged one for the caller to remove. A complete layer found
+ * there is kept (tmpdir, a copy, is removed by the caller). */
+static int publish_layer(struct img_store *s, const char *chain_id, const char *tmpdir, const char *final,
+			 struct crix_err **err)
+{
+	if (rename(tmpdir, final) == 0)
+		return 0;
+	if (errno != EEXIST && errno != ENOTEMPTY)
+		return crix_err_make(err, errno, "rename into %s", final);
+	if (img_layer_exists(s, chain_id))
+		return 0;
+	crix_warn("layer %s: replacing the damaged %s", chain_id, final);
+	if (renameat2(AT_FDCWD, tmpdir, AT_FDCWD, final, RENAME_EXCHANGE) < 0)
+		return crix_err_make(err, errno, "replace the damaged %s", final);
 	return 0;
 }
 
@@ -142,23 +165,31 @@ static int fetch_layer_once(struct img_client *c, const struct img_layer *l, boo
 	struct img_store *s = c->store;
 	_cleanup_free_ char *tmpdir = NULL, *diff = NULL, *final = NULL;
 	_cleanup_free_ char *blob_tmp = NULL;
-	if (img_path_layer(s, l->chain_id, IMG_LAYER_DIR, &final, err) < 0 || img_path_tmp(s, "layer", &tmpdir, err) < 0)
+	if (img_path_layer(s, l->chain_id, IMG_LAYER_DIR, &final, err) < 0 ||
+	    img_path_tmp(s, IMG_TMP_UNPACK, &tmpdir, err) < 0)
 		return crix_err_wrap(err, "layer %s", l->digest);
-	errno = ENOMEM;
-	if (mkdtemp(tmpdir) == NULL || asprintf(&diff, "%s/diff", tmpdir) < 0 || mkdir(diff, 0755) < 0)
-		return crix_err_make(err, errno, "layer %s: temp dir", l->digest); /* open sweeps tmp/ */
+	if (mkdtemp(tmpdir) == NULL) {
+		crix_err_make(err, errno, "layer %s: create %s", l->digest, tmpdir);
+		free(steal_ptr(tmpdir)); /* nothing to remove */
+		return -1;
+	}
 	int rc = -1;
+	if (img_path_layer_file(tmpdir, IMG_LAYER_DIFF, &diff, err) < 0 || mkdir(diff, 0755) < 0) {
+		if (diff != NULL)
+			crix_err_make(err, errno, "layer %s: create %s", l->digest, diff);
+		crix_remove_tree(tmpdir, NULL);
+		return -1;
+	}
 	pthread_t th;
 	struct unpack_job job = {
 		.fd = -1, .comp = l->comp, .dir = diff, .marker = {c->host->mark_opaque, c->host->arg}};
 	struct download d = {.layer = l, .file_fd = -1, .sock = -1, .md = EVP_MD_CTX_new()};
 	struct crix_err *dl_err = NULL;
 	bool threaded = false;
-	if (d.md == NULL) {
+	if (d.md == NULL || EVP_DigestInit_ex(d.md, EVP_sha256(), NULL) != 1) {
 		crix_err_make(err, ENOMEM, "layer %s", l->digest);
 		goto out;
 	}
-	EVP_DigestInit_ex(d.md, EVP_sha256(), NULL);
 	threaded = stream && start_streaming(&d, &job, &th);
 	if (!threaded && (d.file_fd = img_tmp_file(s, "blob", &blob_tmp, err)) < 0) {
 		crix_err_wrap(err, "layer %s", l->digest);
@@ -171,7 +202,10 @@ static int fetch_layer_once(struct img_client *c, const struct img_layer *l, boo
 		pthread_join(th, NULL);
 	}
 	char got[IMG_DIGEST_LEN + 1];
-	img_digest_final(d.md, got);
+	if (img_digest_final(d.md, got) < 0 && dl_rc == 0) {
+		crix_err_make(err, ENOMEM, "blob %s: sha256", l->digest);
+		goto out;
+	}
 	if (dl_rc < 0 && d.err != NULL && d.err->errnum == EPIPE && threaded && job.rc < 0) {
 		*err = steal_ptr(job.err); /* the unpacker refused the layer */
 		crix_err_wrap(err, "layer %s", l->digest);
@@ -209,8 +243,8 @@ static int fetch_layer_once(struct img_client *c, const struct img_layer *l, boo
 		crix_err_wrap(err, "layer %s", l->digest);
 		goto out;
 	}
-	if (rename(tmpdir, final) < 0 && errno != EEXIST && errno != ENOTEMPTY) {
-		crix_err_make(err, errno, "layer %s: rename into %s", l->digest, final);
+	if (publish_layer(s, l->chain_id, tmpdir, final, err) < 0) {
+		crix_err_wrap(err, "layer %s", l->digest);
 		goto out;
 	}
 	/* the record that will name the layer must not outlive its directory entry */

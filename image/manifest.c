@@ -78,7 +78,8 @@ int img_fetch_manifest(struct img_client *c, const char *reference, const char *
 	size_t len = 0;
 	if (img_client_manifest(c, reference, &body, &len, &ct, err) < 0)
 		return -1;
-	img_digest_buf(body, len, digest);
+	if (img_digest_buf(body, len, digest) < 0)
+		return crix_err_make(err, ENOMEM, "manifest %s: sha256", reference);
 	if (want_digest != NULL && strcmp(digest, want_digest) != 0)
 		return img_err(err, IMG_ERR_CORRUPT, EIO, "manifest %s: content has digest %s", want_digest, digest);
 	json_object *o = json_tokener_parse(body);

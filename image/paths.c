@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "crix_cleanup.h"
 #include "crix_paths.h"
 #include "img_internal.h"
 
@@ -25,16 +26,24 @@ int img_path_blob(struct img_store *s, const char *digest, char **out, struct cr
 	return made(asprintf(out, "%s/%s", s->blobs_dir, digest + 7), out, err);
 }
 
-int img_path_layer(struct img_store *s, const char *chain_id, enum img_layer_file file, char **out,
-		   struct crix_err **err)
+int img_path_layer_file(const char *layer_dir, enum img_layer_file file, char **out, struct crix_err **err)
 {
 	static const char *const names[] = {[IMG_LAYER_DIR] = "", [IMG_LAYER_DIFF] = "/diff",
 					    [IMG_LAYER_META] = "/meta.json"};
 	if ((unsigned)file >= sizeof(names) / sizeof(names[0]))
 		return crix_err_make(err, EINVAL, "invalid layer file %d", (int)file);
+	return made(asprintf(out, "%s%s", layer_dir, names[file]), out, err);
+}
+
+int img_path_layer(struct img_store *s, const char *chain_id, enum img_layer_file file, char **out,
+		   struct crix_err **err)
+{
 	if (img_digest_check(chain_id, err) < 0)
 		return crix_err_wrap(err, "layer chain id");
-	return made(asprintf(out, "%s/%s%s", s->layers_dir, chain_id + 7, names[file]), out, err);
+	_cleanup_free_ char *dir = NULL;
+	if (made(asprintf(&dir, "%s/%s", s->layers_dir, chain_id + 7), &dir, err) < 0)
+		return -1;
+	return img_path_layer_file(dir, file, out, err);
 }
 
 int img_path_record(struct img_store *s, const char *image_id, char **out, struct crix_err **err)
@@ -74,4 +83,9 @@ int img_path_lock(struct img_store *s, const char *key, char **out, struct crix_
 int img_path_tmp(struct img_store *s, const char *prefix, char **out, struct crix_err **err)
 {
 	return made(asprintf(out, "%s/%s-XXXXXX", s->tmp_dir, prefix), out, err);
+}
+
+int img_path_tmp_entry(const char *tmp_dir, unsigned n, char **out, struct crix_err **err)
+{
+	return made(asprintf(out, "%s/%u", tmp_dir, n), out, err);
 }

@@ -152,6 +152,18 @@ static bool only_members(json_object *msg, const char *kind, const char *const *
 	return true;
 }
 
+/* Drops the pins from index before on: p->pins holds exactly what the store holds for the pull
+ * (img_pins_remove at its end takes one of each out of the store). */
+static void unpin_from(struct crix_strv *pins, size_t before)
+{
+	while (pins->n > before)
+		free(pins->v[--pins->n]);
+	if (pins->v)
+		pins->v[pins->n] = NULL;
+}
+
+/* A pin that cannot be held (ENOMEM) ends the pull: crix-pull must not go on fetching what
+ * garbage collection could delete under it. */
 static int answer_pin(struct puller *p, json_object *keys, struct crix_err **err)
 {
 	if (!json_object_is_type(keys, json_type_array))
@@ -168,16 +180,15 @@ static int answer_pin(struct puller *p, json_object *keys, struct crix_err **err
 	size_t before = p->pins.n;
 	for (size_t i = 0; i < n; i++) {
 		if (crix_strv_add(&p->pins, json_object_get_string(json_object_array_get_idx(keys, i))) < 0) {
-			/* p->pins holds exactly what the store holds for this pull */
-			while (p->pins.n > before)
-				free(p->pins.v[--p->pins.n]);
-			if (p->pins.v)
-				p->pins.v[p->pins.n] = NULL;
+			unpin_from(&p->pins, before);
 			return crix_err_make(err, ENOMEM, "pin");
 		}
 	}
 	struct crix_strv added = {.v = p->pins.v + before, .n = n};
-	img_pins_add(p->store, &added);
+	if (img_pins_add(p->store, &added, err) < 0) {
+		unpin_from(&p->pins, before);
+		return -1;
+	}
 	return 0;
 }
 
@@ -256,10 +267,8 @@ static int answer(struct puller *p, json_object *msg, struct crix_err **err)
 			return -1;
 		}
 	} else if (json_object_object_get_ex(msg, "pin", &v) && only_members(msg, "pin", (const char *const[]){NULL})) {
-		if (answer_pin(p, v, &e) < 0 && img_err_kind(e) == IMG_ERR_PROTOCOL) {
-			*err = steal_ptr(e);
+		if (answer_pin(p, v, err) < 0)
 			return -1;
-		}
 	} else {
 		return protocol_error(err, "crix-pull sent an unknown message");
 	}
@@ -365,8 +374,11 @@ int img_pull_ex(struct img_store *s, const char *text, const struct img_auth *au
 	}
 	rc = img_msg_send(p.sock, req, &e) < 0 ? -1 : serve(&p, ctl, &e);
 	json_object_put(req);
-	if (rc < 0 && img_err_kind(e) == IMG_ERR_PROTOCOL)
-		kill(p.pid, SIGKILL); /* nothing it does after that is of use */
+	/* crixd gave up on the pull (crix-pull said something a pull does not say, or a pin could
+	 * not be held): nothing crix-pull does after that is of use */
+	bool gave_up = rc < 0 && (img_err_kind(e) == IMG_ERR_PROTOCOL || e->errnum == ENOMEM);
+	if (gave_up)
+		kill(p.pid, SIGKILL);
 	close(p.sock);
 	if (p.cancel_fd >= 0)
 		close(p.cancel_fd);
@@ -389,12 +401,13 @@ int img_pull_ex(struct img_store *s, const char *text, const struct img_auth *au
 	} else if (rc == 0) { /* it said done, then did not end well */
 		rc = error_noted(err, EIO, IMG_ERR_OTHER, "pull %s: crix-pull ended with wait status 0x%x after done",
 				 full, status);
-	} else if (WIFSIGNALED(status) && img_err_kind(e) != IMG_ERR_PROTOCOL) {
+	} else if (WIFSIGNALED(status) && !gave_up) {
 		rc = error_noted(err, EIO, IMG_ERR_OTHER, "pull %s: crix-pull killed by signal %d (%s)", full,
 				 WTERMSIG(status), strsignal(WTERMSIG(status)));
 	} else {
 		/* the conversation broke: crix-pull died, or said something a pull does not say */
-		rc = error_noted(err, img_err_kind(e) == IMG_ERR_PROTOCOL ? EPROTO : EIO, img_err_kind(e),
+		int errnum = img_err_kind(e) == IMG_ERR_PROTOCOL ? EPROTO : e->errnum == ENOMEM ? ENOMEM : EIO;
+		rc = error_noted(err, errnum, img_err_kind(e),
 				 "pull %s: %s", full, crix_err_msg(e));
 	}
 	/* only now can nothing of this pull be written any more */

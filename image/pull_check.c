@@ -207,13 +207,15 @@ int img_open_beneath(int dirfd, const char *path, int flags)
 	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
-/* "<tmp>/layer-XXXXXX/diff" (mkdtemp's six characters), as layer_fetch.c makes them. */
+/* "<tmp>/" IMG_TMP_UNPACK "-XXXXXX/diff" (mkdtemp's six characters), as layer_fetch.c makes them. */
 static const char *unpack_dir_below_tmp(struct img_store *s, const char *dir)
 {
 	size_t n = strlen(s->tmp_dir);
-	if (strncmp(dir, s->tmp_dir, n) != 0 || strncmp(dir + n, "/layer-", 7) != 0)
+	size_t pn = strlen(IMG_TMP_UNPACK);
+	if (strncmp(dir, s->tmp_dir, n) != 0 || dir[n] != '/' || strncmp(dir + n + 1, IMG_TMP_UNPACK, pn) != 0 ||
+	    dir[n + 1 + pn] != '-')
 		return NULL;
-	const char *rel = dir + n + 1, *x = rel + 6;
+	const char *rel = dir + n + 1, *x = rel + pn + 1;
 	for (int i = 0; i < 6; i++)
 		if (!isalnum((unsigned char)x[i]))
 			return NULL;

@@ -60,8 +60,8 @@ static void collect_dir_locked(struct img_store *s, bool layers, const char *tra
 		_cleanup_free_ char *from = NULL, *to = NULL;
 		_cleanup_err_ struct crix_err *perr = NULL;
 		int rc = layers ? img_path_layer(s, key, IMG_LAYER_DIR, &from, &perr) : img_path_blob(s, key, &from, &perr);
-		if (rc < 0 || asprintf(&to, "%s/%u", trash, (*moved)++) < 0) {
-			crix_warn("image gc: %s", perr ? perr->msg : "out of memory");
+		if (rc < 0 || img_path_tmp_entry(trash, (*moved)++, &to, &perr) < 0) {
+			crix_warn("image gc: %s", crix_err_msg(perr));
 			continue;
 		}
 		if (rename(from, to) < 0)

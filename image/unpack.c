@@ -81,7 +81,10 @@ static la_ssize_t feed_tar(struct archive *a, void *arg, const void **out)
 				  archive_error_string(u->raw) ? archive_error_string(u->raw) : "decompress");
 		return -1;
 	}
-	EVP_DigestUpdate(u->md, u->buf, n);
+	if (EVP_DigestUpdate(u->md, u->buf, n) != 1) {
+		archive_set_error(a, ENOMEM, "sha256");
+		return -1;
+	}
 	*out = u->buf;
 	return n;
 }
@@ -426,11 +429,11 @@ int img_unpack(int fd, enum img_compression comp, const char *dir, const struct 
 	u.md = EVP_MD_CTX_new();
 	u.raw = archive_read_new();
 	tar = archive_read_new();
-	if (u.buf == NULL || u.md == NULL || u.raw == NULL || tar == NULL) {
+	if (u.buf == NULL || u.md == NULL || u.raw == NULL || tar == NULL ||
+	    EVP_DigestInit_ex(u.md, EVP_sha256(), NULL) != 1) {
 		crix_err_make(err, ENOMEM, "unpack");
 		goto out;
 	}
-	EVP_DigestInit_ex(u.md, EVP_sha256(), NULL);
 	u.root_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (u.root_fd < 0) {
 		crix_err_make(err, errno, "open %s", dir);
@@ -478,7 +481,10 @@ int img_unpack(int fd, enum img_compression comp, const char *dir, const struct 
 	}
 	if (fix_dir_times(&u) < 0)
 		goto out;
-	img_digest_final(u.md, diff_id);
+	if (img_digest_final(u.md, diff_id) < 0) {
+		crix_err_make(err, ENOMEM, "unpack: sha256");
+		goto out;
+	}
 	if (unpacked_size)
 		*unpacked_size = u.file_bytes;
 	rc = 0;

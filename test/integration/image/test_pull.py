@@ -231,6 +231,48 @@ def test_lost_layer_is_fetched_again(cli, registry, images):
     assert os.path.isfile(cli.dir("layers", chain[7:], "diff", "bin", "busybox"))
 
 
+def test_layer_with_a_damaged_meta_json_is_replaced(cli, registry, images, tmp_path):
+    """A layer whose meta.json does not read is not complete: the next pull unpacks it again
+    and puts the new tree in place of the damaged one (which is removed), and the image
+    lists and mounts as before."""
+    (image_id,) = cli.pull_ok(ref(registry, "multi"))
+    chain = cli.status(image_id)["layers"][0]
+    layer = cli.dir("layers", chain[7:])
+    good = json.load(open(os.path.join(layer, "meta.json")))
+    with open(os.path.join(layer, "meta.json"), "w") as f:
+        f.write('{"chain_id": "sha256:')  # cut short, as by a crash before the sync
+    os.unlink(os.path.join(layer, "diff", "bin", "busybox"))
+    cli.extra = ["--log-level", "warn"]
+    p = cli.pull(ref(registry, "multi"), check=True)
+    assert "replacing the damaged" in p.stderr
+    assert json.load(open(os.path.join(layer, "meta.json"))) == good
+    assert os.path.isfile(os.path.join(layer, "diff", "bin", "busybox"))
+    assert cli.listdir("tmp") == []
+    assert [im["id"] for im in cli.list()] == [image_id]
+    assert cli.status(image_id)["layers"][0] == chain
+    target = str(tmp_path / "rootfs")
+    cli.run("mount", "c1", image_id, target, check=True)
+    try:
+        assert os.path.isfile(os.path.join(target, "bin/busybox"))
+    finally:
+        cli.run("umount", "c1", check=True)
+
+
+def test_complete_layer_is_never_replaced(cli, registry, images):
+    """meta.json is what says a layer is complete (written after its tree was synced): a pull
+    does not walk every file of every layer it already has, so a file deleted from a complete
+    layer's diff/ by hand stays deleted, and the layer's tree is not touched."""
+    (image_id,) = cli.pull_ok(ref(registry, "single"))
+    (chain,) = cli.status(image_id)["layers"]
+    diff = cli.dir("layers", chain[7:], "diff")
+    before = os.stat(diff).st_ino
+    os.unlink(os.path.join(diff, "bin", "busybox"))
+    cli.pull_ok(ref(registry, "single"))
+    assert os.stat(diff).st_ino == before
+    assert not os.path.exists(os.path.join(diff, "bin", "busybox"))
+    assert [im["id"] for im in cli.list()] == [image_id]
+
+
 def test_config_blob_corrupted_on_disk_is_fetched_again(cli, registry, images):
     img = images["single"]
     cli.pull_ok(ref(registry, "single"))
