@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "crix_cleanup.h"
+#include "crix_record.h"
 #include "img_internal.h"
 
 /* A commit carries the image config (up to IMG_MAX_CONFIG), escaped as a JSON string. */
@@ -81,16 +82,16 @@ int img_msg_recv(int fd, json_object **out, struct crix_err **err)
 	if (recv_all(fd, text, len) <= 0)
 		return crix_err_make(err, EPROTO, "receive message: cut short");
 	text[len] = '\0';
-	json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
-	if (tok == NULL)
-		return crix_err_make(err, ENOMEM, "receive message");
-	json_object *o = json_tokener_parse_ex(tok, text, (int)len);
-	bool complete = json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len;
-	json_tokener_free(tok);
+	json_object *o = NULL;
+	_cleanup_err_ struct crix_err *perr = NULL;
+	rc = crix_json_parse(text, len, &o, &perr);
 	OPENSSL_cleanse(text, len); /* credentials and tokens travel this way */
-	if (o == NULL || !complete || !json_object_is_type(o, json_type_object)) {
+	if (rc < 0 && perr->errnum == ENOMEM)
+		return img_err_pass(err, &perr);
+	if (rc < 0 || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);
-		return img_err(err, IMG_ERR_PROTOCOL, EPROTO, "receive message: not a JSON object");
+		return img_err(err, IMG_ERR_PROTOCOL, EPROTO, "receive message: not a JSON object%s%s",
+			       perr ? ": " : "", perr ? crix_err_msg(perr) : "");
 	}
 	*out = o;
 	return 0;

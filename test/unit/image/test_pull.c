@@ -275,6 +275,13 @@ static void play(const char *scenario, const char *root)
 		send_text("{\"pin\":[]} {}");
 		_exit(0);
 	}
+	if (IS("nul-inside")) {
+		static const char text[] = "{\"pin\":\0[]}";
+		uint32_t head = htonl(sizeof(text) - 1);
+		send_raw(&head, sizeof(head));
+		send_raw(text, sizeof(text) - 1);
+		_exit(0);
+	}
 	if (IS("unknown-message")) { /* the commit of the old conversation */
 		json_object *o = json_object_new_object();
 		put(o, "commit", json_object_get(rec));
@@ -366,9 +373,10 @@ static const struct hostile hostile[] = {
 	{"exit-status-after-done", "crix-pull ended with wait status 0x300 after done"},
 	{"huge", "receive message: 4294967295 bytes"},
 	{"cut-short", "receive message: cut short"},
-	{"nested", "receive message: not a JSON object"},
+	{"nested", "receive message: not a JSON object: not JSON: nesting too deep"},
 	{"not-an-object", "receive message: not a JSON object"},
-	{"trailing-garbage", "receive message: not a JSON object"},
+	{"trailing-garbage", "receive message: not a JSON object: not JSON: trailing data at byte 11"},
+	{"nul-inside", "receive message: not a JSON object: not JSON: holds a NUL byte"},
 	{"unknown-message", "crix-pull sent an unknown message"},
 	{"token-not-string", "crix-pull sent a malformed token"},
 	{"token-life-not-integer", "crix-pull sent a malformed token"},
