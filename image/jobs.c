@@ -60,8 +60,8 @@ int img_pins_add(struct img_store *s, const struct crix_strv *keys, struct crix_
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < keys->n; i++) {
 		if (crix_strv_add(&s->pull_pins, keys->v[i]) < 0) {
-			while (i-- > 0) /* all or none */
-				crix_strv_remove(&s->pull_pins, keys->v[i]);
+			for (size_t j = 0; j < i; j++) /* all or none */
+				crix_strv_remove(&s->pull_pins, keys->v[j]);
 			pthread_mutex_unlock(&s->lock);
 			return crix_err_make(err, ENOMEM, "pin %s", keys->v[i]);
 		}

@@ -15,17 +15,18 @@
 
 #include "crix_file.h"
 #include "img_internal.h"
+#include "img_check.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
+/* crix_strv_add made to fail (as when out of memory) on this list once it holds one key */
+static struct crix_strv *strv_add_fails_on;
+int __real_crix_strv_add(struct crix_strv *l, const char *s);
+int __wrap_crix_strv_add(struct crix_strv *l, const char *s);
+int __wrap_crix_strv_add(struct crix_strv *l, const char *s)
+{
+	if (l == strv_add_fails_on && l->n >= 1)
+		return -1;
+	return __real_crix_strv_add(l, s);
+}
 
 #define OWNER_FD 3
 #define REF "127.0.0.1:5000/crix/fake:v1"
@@ -453,6 +454,16 @@ int main(int argc, char **argv)
 		      strcmp(crix_err_msg(err), "failed") == 0,
 	      "error-malformed: %s (errno %d)", crix_err_msg(err), err ? err->errnum : 0);
 	crix_err_free(&err);
+	/* a pin the store cannot hold fails the pull (crix-pull must not go on unpinned), all or none */
+	strv_add_fails_on = &s->pull_pins;
+	CHECK(pull(s, "honest", &id, &err) < 0 && err->errnum == ENOMEM && strstr(crix_err_msg(err), "pin sha256:"),
+	      "honest, pins failing: %s (errno %d)", crix_err_msg(err), err ? err->errnum : 0);
+	strv_add_fails_on = NULL;
+	CHECK(s->pull_pins.n == 0, "honest, pins failing: %zu pins left", s->pull_pins.n);
+	CHECK(n_images(s) == 0, "honest, pins failing: recorded");
+	crix_err_free(&err);
+	free(id);
+	id = NULL;
 	/* the honest pull is committed: the failures above were the scenarios' */
 	CHECK(pull(s, "honest", &id, &err) == 0, "honest: %s", crix_err_msg(err));
 	struct img_image *im = NULL;

@@ -16,17 +16,7 @@
 #include "crix_file.h"
 #include "crix_json.h"
 #include "img_internal.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
+#include "img_check.h"
 
 static char root[] = "/tmp/crix-store-XXXXXX";
 

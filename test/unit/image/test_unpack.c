@@ -17,17 +17,7 @@
 
 #include "crix_file.h"
 #include "img_internal.h"
-
-static int failures;
-#define CHECK(cond, ...)                                                                           \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                       \
-			fprintf(stderr, __VA_ARGS__);                                              \
-			fprintf(stderr, "\n");                                                     \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
+#include "img_check.h"
 
 enum kind { F, DIR_, SYM, HARD, FIFO, CHR };
 struct spec {
