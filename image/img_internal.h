@@ -183,7 +183,8 @@ void img_settings_free(struct img_settings *set);
 /* The current settings, held until img_settings_put. */
 struct img_settings *img_settings_get(struct img_store *s);
 void img_settings_put(struct img_store *s, struct img_settings *set);
-/* Settings as JSON (crix-pull's request), and the store's settings from that JSON. */
+/* Settings as JSON (crix-pull's request; NULL when out of memory), and the store's settings
+ * from that JSON. */
 json_object *img_settings_to_json(const struct img_settings *set);
 int img_store_use_settings_json(struct img_store *s, json_object *o, struct crix_err **err);
 

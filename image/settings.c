@@ -7,6 +7,8 @@
 
 #include <json-c/json.h>
 
+#include "crix_cleanup.h"
+#include "crix_json_read.h"
 #include "img_internal.h"
 
 #define DEFAULT_MAX_PARALLEL 3
@@ -106,27 +108,52 @@ int img_store_reload(struct img_store *s, const struct img_store_opts *opts, str
 	return 0;
 }
 
+/* Adds v (NULL: allocation failed) to array a; false when it could not be. */
+static bool append(json_object *a, json_object *v)
+{
+	if (v != NULL && json_object_array_add(a, v) == 0)
+		return true;
+	json_object_put(v);
+	return false;
+}
+
+static json_object *registry_json(const struct img_registry *r)
+{
+	json_object *o = json_object_new_object(), *mirrors = json_object_new_array();
+	bool ok = o != NULL && mirrors != NULL;
+	for (size_t j = 0; ok && j < r->n_mirrors; j++) {
+		json_object *m = json_object_new_object();
+		ok = append(mirrors, m) &&
+		     crix_json_add(m, "location", json_object_new_string(r->mirrors[j].location), NULL) == 0 &&
+		     crix_json_add(m, "insecure", json_object_new_boolean(r->mirrors[j].insecure), NULL) == 0;
+	}
+	ok = ok && crix_json_add(o, "prefix", json_object_new_string(r->prefix), NULL) == 0 &&
+	     crix_json_add(o, "insecure", json_object_new_boolean(r->insecure), NULL) == 0 &&
+	     crix_json_add(o, "mirrors", steal_ptr(mirrors), NULL) == 0;
+	json_object_put(mirrors);
+	if (!ok) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 json_object *img_settings_to_json(const struct img_settings *set)
 {
 	json_object *o = json_object_new_object(), *regs = json_object_new_array();
-	json_object_object_add(o, "max_parallel", json_object_new_int64(set->max_parallel));
-	json_object_object_add(o, "stall_timeout", json_object_new_int64(set->stall_timeout));
-	json_object_object_add(o, "min_speed", json_object_new_int64(set->min_speed));
-	json_object_object_add(o, "auth_file", json_object_new_string(set->auth_file));
-	for (size_t i = 0; i < set->n; i++) {
-		json_object *r = json_object_new_object(), *mirrors = json_object_new_array();
-		json_object_object_add(r, "prefix", json_object_new_string(set->v[i].prefix));
-		json_object_object_add(r, "insecure", json_object_new_boolean(set->v[i].insecure));
-		for (size_t j = 0; j < set->v[i].n_mirrors; j++) {
-			json_object *m = json_object_new_object();
-			json_object_object_add(m, "location", json_object_new_string(set->v[i].mirrors[j].location));
-			json_object_object_add(m, "insecure", json_object_new_boolean(set->v[i].mirrors[j].insecure));
-			json_object_array_add(mirrors, m);
-		}
-		json_object_object_add(r, "mirrors", mirrors);
-		json_object_array_add(regs, r);
+	bool ok = o != NULL && regs != NULL;
+	for (size_t i = 0; ok && i < set->n; i++)
+		ok = append(regs, registry_json(&set->v[i]));
+	ok = ok && crix_json_add(o, "max_parallel", json_object_new_int64(set->max_parallel), NULL) == 0 &&
+	     crix_json_add(o, "stall_timeout", json_object_new_int64(set->stall_timeout), NULL) == 0 &&
+	     crix_json_add(o, "min_speed", json_object_new_int64(set->min_speed), NULL) == 0 &&
+	     crix_json_add(o, "auth_file", json_object_new_string(set->auth_file), NULL) == 0 &&
+	     crix_json_add(o, "registries", steal_ptr(regs), NULL) == 0;
+	json_object_put(regs);
+	if (!ok) {
+		json_object_put(o);
+		return NULL;
 	}
-	json_object_object_add(o, "registries", regs);
 	return o;
 }
 

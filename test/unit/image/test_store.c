@@ -17,6 +17,7 @@
 #include "crix_json.h"
 #include "img_internal.h"
 #include "img_check.h"
+#include "json_fail.h"
 
 static char root[] = "/tmp/crix-store-XXXXXX";
 
@@ -338,6 +339,29 @@ static void test_job_locks(struct img_store *s)
 	unlink(marker);
 }
 
+static int settings_json_op(void *arg, struct crix_err **err)
+{
+	json_object *o = img_settings_to_json(arg);
+	if (o == NULL)
+		return crix_err_make(err, ENOMEM, "settings as JSON");
+	json_object_put(o);
+	return 0;
+}
+
+/* crix-pull's request carries the settings: an allocation that fails there is reported, not
+ * a request with members missing. */
+static void test_settings_json_out_of_memory(void)
+{
+	struct img_mirror mirrors[] = {{.location = "127.0.0.1:5001", .insecure = true}, {.location = "m2"}};
+	struct img_registry regs[] = {{.prefix = "docker.io", .mirrors = mirrors, .n_mirrors = 2}, {.prefix = "quay.io"}};
+	struct img_store_opts o = {.root = root, .registries = regs, .n_registries = 2, .auth_file = "/a.json"};
+	struct img_settings *set = img_settings_new(&o);
+	CHECK(set != NULL, "settings");
+	if (set != NULL)
+		CHECK(json_fail_each("img_settings_to_json", settings_json_op, set) > 20, "img_settings_to_json");
+	img_settings_free(set);
+}
+
 int main(void)
 {
 	if (mkdtemp(root) == NULL)
@@ -460,6 +484,7 @@ int main(void)
 	crix_err_free(&err);
 	CHECK(img_rootfs_release(s, "never-prepared", &err) == 0, "release unknown is fine");
 	img_store_close(s);
+	test_settings_json_out_of_memory();
 	crix_remove_tree(root, &err);
 	crix_err_free(&err);
 	printf("%s: %d failures\n", failures ? "FAIL" : "ok", failures);
