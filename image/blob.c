@@ -17,12 +17,11 @@
 #include "crix_record.h"
 #include "img_internal.h"
 
-int img_digest_final(EVP_MD_CTX *ctx, char *out)
+/* "sha256:<hex>" of a SHA-256 result md of len bytes into out; -1 (out "") if it is not one. */
+static int format_digest(int ok, const unsigned char *md, unsigned len, char *out)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
 	out[0] = '\0';
-	if (EVP_DigestFinal_ex(ctx, md, &len) != 1 || len != 32)
+	if (ok != 1 || len != 32)
 		return -1;
 	memcpy(out, "sha256:", 7);
 	for (unsigned i = 0; i < len; i++)
@@ -31,18 +30,18 @@ int img_digest_final(EVP_MD_CTX *ctx, char *out)
 	return 0;
 }
 
+int img_digest_final(EVP_MD_CTX *ctx, char *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	return format_digest(EVP_DigestFinal_ex(ctx, md, &len), md, len, out);
+}
+
 int img_digest_buf(const void *data, size_t len, char *out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	out[0] = '\0';
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
-		return -1;
-	memcpy(out, "sha256:", 7);
-	for (unsigned i = 0; i < mdlen; i++)
-		sprintf(out + 7 + 2 * i, "%02x", md[i]);
-	out[IMG_DIGEST_LEN] = '\0';
-	return 0;
+	return format_digest(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), md, mdlen, out);
 }
 
 bool img_blob_exists(struct img_store *s, const char *digest)

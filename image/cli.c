@@ -12,6 +12,9 @@
 
 #include <json-c/json.h>
 
+#include "crix_cleanup.h"
+#include "crix_json.h"
+#include "crix_json_read.h"
 #include "crix_log.h"
 #include "img_config.h"
 
@@ -27,40 +30,43 @@ static void usage(FILE *f)
 		   "at the same time.\n");
 }
 
-static json_object *strv_json(char **v, size_t n)
-{
-	json_object *a = json_object_new_array();
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, json_object_new_string(v[i]));
-	return a;
-}
-
+/* NULL when out of memory. */
 static json_object *image_json(const struct img_image *im)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "id", json_object_new_string(im->id));
-	json_object_object_add(o, "repo_tags", strv_json(im->repo_tags, im->n_repo_tags));
-	json_object_object_add(o, "repo_digests", strv_json(im->repo_digests, im->n_repo_digests));
-	json_object_object_add(o, "size", json_object_new_int64((int64_t)im->size));
-	json_object_object_add(o, "user", json_object_new_string(im->user));
-	json_object_object_add(o, "layers", strv_json(im->layers, im->n_layers));
-	json_object_object_add(o, "config", json_tokener_parse(im->config_json));
+	if (o == NULL || crix_json_add(o, "id", json_object_new_string(im->id), NULL) < 0 ||
+	    crix_json_add(o, "repo_tags", crix_json_new_strv(im->repo_tags), NULL) < 0 ||
+	    crix_json_add(o, "repo_digests", crix_json_new_strv(im->repo_digests), NULL) < 0 ||
+	    crix_json_add(o, "size", json_object_new_int64((int64_t)im->size), NULL) < 0 ||
+	    crix_json_add(o, "user", json_object_new_string(im->user), NULL) < 0 ||
+	    crix_json_add(o, "layers", crix_json_new_strv(im->layers), NULL) < 0 ||
+	    crix_json_add(o, "config", json_tokener_parse(im->config_json), NULL) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
 	return o;
 }
 
-static void print_json(json_object *o)
+/* Prints o (taken); NULL is an allocation that failed. */
+static int print_json(json_object *o, struct crix_err **err)
 {
-	puts(o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY) : "null");
+	const char *text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY) : NULL;
+	if (text != NULL)
+		puts(text);
 	json_object_put(o);
+	return text != NULL ? 0 : crix_err_make(err, ENOMEM, "print");
 }
 
 static json_object *usage_json(const struct img_fs_usage *u)
 {
 	json_object *o = json_object_new_object();
-	json_object_object_add(o, "mountpoint", json_object_new_string(u->mountpoint));
-	json_object_object_add(o, "used_bytes", json_object_new_int64((int64_t)u->used_bytes));
-	json_object_object_add(o, "inodes_used", json_object_new_int64((int64_t)u->inodes_used));
-	json_object_object_add(o, "timestamp", json_object_new_int64(u->timestamp_ns));
+	if (o == NULL || crix_json_add(o, "mountpoint", json_object_new_string(u->mountpoint), NULL) < 0 ||
+	    crix_json_add(o, "used_bytes", json_object_new_int64((int64_t)u->used_bytes), NULL) < 0 ||
+	    crix_json_add(o, "inodes_used", json_object_new_int64((int64_t)u->inodes_used), NULL) < 0 ||
+	    crix_json_add(o, "timestamp", json_object_new_int64(u->timestamp_ns), NULL) < 0) {
+		json_object_put(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -125,19 +131,27 @@ static int run(struct img_store *store, int argc, char **argv, const struct img_
 		if (img_list(store, argc == 2 ? argv[1] : NULL, &v, &n, err) < 0)
 			return -1;
 		json_object *a = json_object_new_array();
-		for (size_t i = 0; i < n; i++)
-			json_object_array_add(a, image_json(v[i]));
+		for (size_t i = 0; a != NULL && i < n; i++) {
+			json_object *im = image_json(v[i]);
+			if (im == NULL || json_object_array_add(a, im) < 0) {
+				json_object_put(im);
+				json_object_put(steal_ptr(a));
+			}
+		}
 		img_image_list_free(v, n);
-		print_json(a);
-		return 0;
+		return print_json(a, err);
 	}
 	if (!strcmp(cmd, "status") && argc == 2) {
 		struct img_image *im;
 		if (img_status(store, argv[1], &im, err) < 0)
 			return -1;
-		print_json(im ? image_json(im) : NULL);
+		if (im == NULL) {
+			puts("null");
+			return 0;
+		}
+		json_object *o = image_json(im);
 		img_image_free(im);
-		return 0;
+		return print_json(o, err);
 	}
 	if (!strcmp(cmd, "rm") && argc == 2)
 		return img_remove(store, argv[1], err);
@@ -146,12 +160,12 @@ static int run(struct img_store *store, int argc, char **argv, const struct img_
 		if (img_fs_info(store, &a, &b, err) < 0)
 			return -1;
 		json_object *o = json_object_new_object();
-		json_object_object_add(o, "images", usage_json(&a));
-		json_object_object_add(o, "containers", usage_json(&b));
-		print_json(o);
+		if (o != NULL && (crix_json_add(o, "images", usage_json(&a), NULL) < 0 ||
+				  crix_json_add(o, "containers", usage_json(&b), NULL) < 0))
+			json_object_put(steal_ptr(o));
 		img_fs_usage_clear(&a);
 		img_fs_usage_clear(&b);
-		return 0;
+		return print_json(o, err);
 	}
 	if (!strcmp(cmd, "mount") && argc == 4)
 		return img_rootfs_prepare(store, argv[1], argv[2], argv[3], err);
