@@ -34,14 +34,16 @@ int img_digest_final(EVP_MD_CTX *ctx, char *out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
-	return format_digest(EVP_DigestFinal_ex(ctx, md, &len), md, len, out);
+	int ok = EVP_DigestFinal_ex(ctx, md, &len);
+	return format_digest(ok, md, len, out);
 }
 
 int img_digest_buf(const void *data, size_t len, char *out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	return format_digest(EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL), md, mdlen, out);
+	int ok = EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	return format_digest(ok, md, mdlen, out);
 }
 
 bool img_blob_exists(struct img_store *s, const char *digest)
