@@ -116,6 +116,7 @@ char *img_token_get(struct img_store *s, const char *key)
 	return v;
 }
 
+/* A cache: a token that cannot be kept (out of memory) is asked for again by the next pull. */
 void img_token_put(struct img_store *s, const char *key, const char *value, long expires_in)
 {
 	struct img_token *t = calloc(1, sizeof(*t));

@@ -128,7 +128,8 @@ static int publish_layer(struct img_store *s, const char *chain_id, const char *
 		return 0;
 	if (errno != EEXIST && errno != ENOTEMPTY)
 		return crix_err_make(err, errno, "rename into %s", final);
-	if (img_layer_exists(s, chain_id))
+	struct img_layer_meta meta;
+	if (img_layer_meta_read(s, chain_id, &meta, NULL) == 0)
 		return 0;
 	crix_warn("layer %s: replacing the damaged %s", chain_id, final);
 	if (renameat2(AT_FDCWD, tmpdir, AT_FDCWD, final, RENAME_EXCHANGE) < 0)
