@@ -169,11 +169,8 @@ static int fetch_layer_once(struct img_client *c, const struct img_layer *l, boo
 	if (img_path_layer(s, l->chain_id, IMG_LAYER_DIR, &final, err) < 0 ||
 	    img_path_tmp(s, IMG_TMP_UNPACK, &tmpdir, err) < 0)
 		return crix_err_wrap(err, "layer %s", l->digest);
-	if (mkdtemp(tmpdir) == NULL) {
-		crix_err_make(err, errno, "layer %s: create %s", l->digest, tmpdir);
-		free(steal_ptr(tmpdir)); /* nothing to remove */
-		return -1;
-	}
+	if (mkdtemp(tmpdir) == NULL)
+		return crix_err_make(err, errno, "layer %s: create %s", l->digest, tmpdir);
 	int rc = -1;
 	if (img_path_layer_file(tmpdir, IMG_LAYER_DIFF, &diff, err) < 0 || mkdir(diff, 0755) < 0) {
 		if (diff != NULL)
