@@ -15,6 +15,7 @@
 #include "crix_log.h"
 #include "img.h"
 #include "srv.h"
+#include "srv_internal.h"
 
 /* How often a waiting call looks whether it was cancelled itself. */
 #define WAIT_POLL_MS 100
@@ -126,13 +127,7 @@ static int lead(struct srv_call *call, struct img_store *images, struct pull_job
 static int wait_for_job(struct srv_call *call, struct pull_job *j, char **image_id, struct crix_err **err)
 {
 	while (!j->done && !srv_call_cancelled(call)) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += WAIT_POLL_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = srv_time_after_ms(CLOCK_REALTIME, WAIT_POLL_MS);
 		pthread_cond_timedwait(&jobs_done, &jobs_lock, &until);
 	}
 	int rc;

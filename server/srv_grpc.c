@@ -596,14 +596,7 @@ int srv_server_start(struct srv_daemon *d, const struct srv_server_opts *opts,
 /* Waits for the shutdown tag; ms < 0 waits as long as it takes. */
 static bool wait_shutdown(struct srv_server *s, int ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = srv_time_after_ms(CLOCK_REALTIME, ms < 0 ? 0 : (unsigned)ms);
 	pthread_mutex_lock(&s->lock);
 	while (!s->shutdown_done) {
 		if (ms < 0)

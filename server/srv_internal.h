@@ -3,6 +3,7 @@
 #define CRIX_SRV_INTERNAL_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "cri_methods.h"
 #include "srv.h"
@@ -31,6 +32,9 @@ void srv_pool_set_limits(struct srv_pool *p, const struct srv_pool_limits *limit
 void srv_pool_submit(struct srv_pool *p, void (*fn)(void *), void *arg);
 /* Runs the queued work, then waits for every worker to leave. */
 void srv_pool_destroy(struct srv_pool *p);
+
+/* The time ms from now on clock, for pthread_cond_timedwait. */
+struct timespec srv_time_after_ms(clockid_t clock, unsigned ms);
 
 struct srv_server_opts {
 	const char *listen;       /* unix socket path */

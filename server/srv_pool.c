@@ -30,10 +30,10 @@ struct srv_pool {
 	char name[16]; /* the workers' thread name */
 };
 
-static struct timespec after_ms(unsigned ms)
+struct timespec srv_time_after_ms(clockid_t clock, unsigned ms)
 {
 	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
+	clock_gettime(clock, &t);
 	t.tv_sec += ms / 1000;
 	t.tv_nsec += (long)(ms % 1000) * 1000000L;
 	if (t.tv_nsec >= 1000000000L) {
@@ -51,7 +51,7 @@ static void *pool_worker(void *arg)
 	for (;;) {
 		bool timed_out = false;
 		while (p->head == NULL && !p->stopping && !timed_out && p->nthreads <= p->max_threads) {
-			struct timespec until = after_ms(p->idle_ms);
+			struct timespec until = srv_time_after_ms(CLOCK_MONOTONIC, p->idle_ms);
 			p->idle++;
 			timed_out = pthread_cond_timedwait(&p->wake, &p->lock, &until) == ETIMEDOUT;
 			p->idle--;

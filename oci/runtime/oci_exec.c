@@ -127,12 +127,7 @@ __attribute__((noreturn)) static void exec_child(int sync_fd, int pidfd, int ns_
 	if (oci_sync_fork_pid(sync_fd, &err) < 0)
 		oci_sync_fail(sync_fd, err);
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
+	oci_reset_signals();
 	if (console_fd >= 0 && oci_console_setup(console_fd, process, false, &err) < 0)
 		oci_sync_fail(sync_fd, err);
 	if (console_fd >= 0)

@@ -32,6 +32,16 @@ int oci_ns_clone_flag(enum oci_ns_type type)
 	return ns_flags[type];
 }
 
+void oci_reset_signals(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+}
+
 unsigned long oci_init_clone_flags(const struct oci_init *in)
 {
 	/* cgroup waits for the runtime to place us in the container's cgroup; time and user
@@ -247,12 +257,7 @@ void oci_init_main(struct oci_init *in)
 	 * until the container is set up. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
+	oci_reset_signals();
 	if (setup(in, &err) < 0)
 		oci_sync_fail(in->sync_fd, err);
 	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);

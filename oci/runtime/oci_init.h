@@ -30,6 +30,10 @@ struct oci_init {
 /* clone(2) flags of the namespaces the first child gets at birth (one-stage path only). */
 unsigned long oci_init_clone_flags(const struct oci_init *in);
 
+/* In a process about to become the container's: no signal blocked, every disposition the
+ * default (the runtime's own, e.g. an ignored SIGPIPE, must not leak into the container). */
+void oci_reset_signals(void);
+
 /* CLONE_NEW* flag of a namespace type. */
 int oci_ns_clone_flag(enum oci_ns_type type);
 
