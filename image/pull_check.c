@@ -18,6 +18,7 @@
 
 #include "crix_cleanup.h"
 #include "crix_json.h"
+#include "crix_record.h"
 #include "img_internal.h"
 
 #define MAX_RECORD_BLOBS 4096 /* manifests, config and layer blobs of one image */
@@ -91,13 +92,7 @@ static int check_config(json_object *o, const char **id, json_object **cfg, stru
 		return crix_err_make(err, ENOMEM, "image config");
 	if (strcmp(digest, *id) != 0)
 		return bad(err, "config: its digest %s is not the id %s", digest, *id);
-	json_tokener *tok = json_tokener_new();
-	if (tok == NULL)
-		return crix_err_make(err, ENOMEM, "image config");
-	*cfg = json_tokener_parse_ex(tok, text, (int)len);
-	bool whole = json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len;
-	json_tokener_free(tok);
-	if (*cfg == NULL || !whole || !json_object_is_type(*cfg, json_type_object))
+	if (crix_json_parse(text, len, cfg, err) < 0 || !json_object_is_type(*cfg, json_type_object))
 		return bad(err, "config: not a JSON object");
 	return 0;
 }
